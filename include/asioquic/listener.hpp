@@ -1,0 +1,133 @@
+// Server entry point: listen() on one or more UDP endpoints, then async_accept connections.
+//
+//   auto listener = asioquic::listen(io.get_executor(), {endpoint}, settings, ec);
+//   for (;;) {
+//     auto [ec, incoming] = co_await listener.async_accept(as_tuple(use_awaitable));
+//     if (ec) break;
+//     incoming.start(std::make_shared<MyApp>());
+//   }
+//
+// Each socket gets its own InboundPacketRouter; a connection runs on the router's strand of the
+// executor given to listen(), so a multi-threaded io_context is safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <system_error>
+#include <vector>
+
+#include <asio/any_io_executor.hpp>
+#include <asio/async_result.hpp>
+#include <asio/ip/udp.hpp>
+
+#include "asioquic/application.hpp"
+#include "asioquic/connection_handle.hpp"
+#include "asioquic/detail/completion.hpp"
+#include "asioquic/settings.hpp"
+
+namespace asioquic {
+
+namespace quic {
+class ListenerImpl;
+}
+
+/// A connection the listener accepted: its handshake is under way (or done). Start it with an
+/// application, optionally after waiting for the handshake. Move-only; destroying it without
+/// start() closes the connection (CONNECTION_REFUSED is not used: the handshake may be done, so
+/// it is an application close with code 0).
+class IncomingConnection {
+ public:
+  IncomingConnection() = default;
+  explicit IncomingConnection(std::shared_ptr<quic::IoWorker> w) : w_(std::move(w)) {}
+  IncomingConnection(IncomingConnection&&) noexcept = default;
+  IncomingConnection& operator=(IncomingConnection&& o) noexcept;
+  ~IncomingConnection();
+
+  bool valid() const noexcept { return w_ != nullptr; }
+  asio::ip::udp::endpoint remote_endpoint() const;
+  std::string trace_id() const;
+
+  /// Completes when the handshake is done: empty error, or why it failed. Requires valid().
+  /// Signature: void(std::error_code).
+  template <typename CompletionToken>
+  auto async_handshake(CompletionToken&& token) {
+    return asio::async_initiate<CompletionToken, void(std::error_code)>(
+        [w = w_](auto handler) {
+          auto ex = executor_of(w);
+          detail::Completion<void(std::error_code)> c(std::move(handler), ex);
+          wait_handshake(w, std::move(c));
+        },
+        token);
+  }
+
+  /// Attaches the application; its on_conn_established runs when the handshake completes (at
+  /// once if it already has). Stream data that arrived before start() is delivered first.
+  /// The IncomingConnection is empty afterwards.
+  ConnectionHandle start(std::shared_ptr<ApplicationOverQuic> app);
+
+ private:
+  static asio::any_io_executor executor_of(const std::shared_ptr<quic::IoWorker>& w);
+  static void wait_handshake(const std::shared_ptr<quic::IoWorker>& w,
+                             detail::Completion<void(std::error_code)> c);
+  std::shared_ptr<quic::IoWorker> w_;
+};
+
+/// Counters of a listener, summed over its sockets.
+struct ListenerStats {
+  uint64_t datagrams_received = 0;
+  uint64_t connections_accepted = 0;  // connections created (handshake started)
+  uint64_t connections_active = 0;    // created and not yet finished
+  uint64_t backlog_overflows = 0;     // refused because the accept queue was full
+  uint64_t retries_sent = 0;
+  uint64_t invalid_tokens = 0;  // Initials with a forged, expired or misplaced token
+  uint64_t version_negotiations_sent = 0;
+  uint64_t stateless_resets_sent = 0;
+  uint64_t packets_dropped = 0;  // junk, unknown connections, undersized Initials
+};
+
+class Listener {
+ public:
+  Listener() = default;
+  explicit Listener(std::shared_ptr<quic::ListenerImpl> impl) : impl_(std::move(impl)) {}
+
+  bool valid() const noexcept { return impl_ != nullptr; }
+
+  /// Completes with the next connection. Errors: errc::listener_closed.
+  /// Signature: void(std::error_code, IncomingConnection).
+  template <typename CompletionToken>
+  auto async_accept(CompletionToken&& token) {
+    return asio::async_initiate<CompletionToken, void(std::error_code, IncomingConnection)>(
+        [impl = impl_](auto handler) {
+          auto ex = executor_of(*impl);
+          detail::Completion<void(std::error_code, IncomingConnection)> c(std::move(handler), ex);
+          accept(*impl, std::move(c));
+        },
+        token);
+  }
+
+  /// Stops accepting: pending and later async_accept calls complete with listener_closed and
+  /// new Initials are ignored. Established connections run on until they close.
+  void close();
+
+  /// The bound addresses (with the ports the kernel chose for port 0).
+  std::vector<asio::ip::udp::endpoint> local_endpoints() const;
+  ListenerStats stats() const;
+
+ private:
+  static asio::any_io_executor executor_of(quic::ListenerImpl& impl);
+  static void accept(quic::ListenerImpl& impl,
+                     detail::Completion<void(std::error_code, IncomingConnection)> c);
+  std::shared_ptr<quic::ListenerImpl> impl_;
+};
+
+/// Binds a socket per endpoint and starts routing. Errors: errc::invalid_argument (settings;
+/// `what` in the message is not available here — call validate() for it), errc::tls_credentials,
+/// errc::address_in_use, or a system error.
+Listener listen(const asio::any_io_executor& ex, std::span<const asio::ip::udp::endpoint> endpoints,
+                const ServerSettings& settings, std::error_code& ec);
+/// The same with sockets the caller opened and bound (they are made non-blocking).
+Listener listen(const asio::any_io_executor& ex, std::vector<asio::ip::udp::socket> sockets,
+                const ServerSettings& settings, std::error_code& ec);
+
+}  // namespace asioquic

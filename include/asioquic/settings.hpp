@@ -1,0 +1,120 @@
+// Settings for listeners and client connections, with their documented defaults.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace asioquic {
+
+/// TLS configuration. A server needs a certificate and key (PEM, as files or in memory); when
+/// none is given, listen() fails with errc::tls_credentials (tools make a self-signed one).
+/// A client verifies the server's certificate against the system trust store by default.
+struct TlsSettings {
+  std::string cert_file;  // PEM certificate chain file
+  std::string key_file;   // PEM private key file
+  std::string cert_pem;   // PEM chain in memory (used when cert_file is empty)
+  std::string key_pem;    // PEM key in memory (used when key_file is empty)
+
+  /// Application protocols (ALPN), most preferred first. A server accepts only these; a client
+  /// offers them. Required: QUIC has no default application protocol.
+  std::vector<std::string> alpn;
+
+  /// Client: the name checked against the server's certificate and sent as SNI. Empty: the host
+  /// passed to connect() (an IP literal is checked against the certificate's IP addresses).
+  std::string server_name;
+  /// Client: trust the system store (/etc/ssl/certs). On by default.
+  bool use_system_trust = true;
+  /// Client: an extra PEM file of trusted CA certificates (for example a self-signed server's).
+  std::string ca_file;
+  /// Client: accept any server certificate. Off by default; for tests and local tools only.
+  bool insecure_skip_verify = false;
+
+  /// Write TLS secrets in NSS key log format to this file (for Wireshark). Empty: use the
+  /// SSLKEYLOGFILE environment variable if set, otherwise no key log.
+  std::string keylog_file;
+};
+
+enum class CongestionControl { cubic, reno, bbr, bbr2 };
+
+/// Transport settings shared by servers and clients. Every field has a working default.
+struct Settings {
+  TlsSettings tls;
+
+  /// Close a connection after this long without receiving anything. 0 disables (not advised).
+  std::chrono::milliseconds idle_timeout{30'000};
+  /// Give up a handshake that has not finished after this long.
+  std::chrono::milliseconds handshake_timeout{10'000};
+  /// RTT assumed before the first sample.
+  std::chrono::milliseconds initial_rtt{100};
+  /// Send a PING after this long without traffic, to keep NAT bindings alive. 0: never.
+  std::chrono::milliseconds keep_alive{0};
+
+  /// Connection-level receive window at start, and the ceiling its auto-tuning may reach.
+  uint64_t initial_max_data = 16u << 20;
+  uint64_t max_data_window = 64u << 20;
+  /// Per-stream receive window at start, and its auto-tuning ceiling.
+  uint64_t initial_max_stream_data = 4u << 20;
+  uint64_t max_stream_data_window = 32u << 20;
+  /// Streams the peer may have open at once.
+  uint64_t max_streams_bidi = 128;
+  uint64_t max_streams_uni = 16;
+  /// Bytes a stream may hold queued for sending (sent-but-unacknowledged included) before
+  /// Connection::stream_send reports errc::would_block.
+  size_t stream_send_buffer = 4u << 20;
+
+  CongestionControl congestion_control = CongestionControl::cubic;
+  /// Largest UDP payload we send; path MTU discovery may raise it up to this value.
+  size_t max_udp_payload = 1452;
+  /// Largest QUIC DATAGRAM frame we accept (RFC 9221). 0 disables datagrams.
+  size_t max_datagram_frame_size = 65535;
+  /// Datagrams queued for sending before Connection::send_datagram reports would_block.
+  size_t datagram_send_queue = 256;
+
+  /// Directory for qlog files, one per connection (<odcid>.sqlog). Empty: no qlog.
+  std::string qlog_dir;
+
+  // Socket.
+  /// SO_SNDBUF / SO_RCVBUF requested (as root the *FORCE variants lift the sysctl cap).
+  int socket_buffer = 8 << 20;
+  /// Use UDP_SEGMENT (GSO) and UDP_GRO when the kernel has them.
+  bool enable_gso = true;
+  bool enable_gro = true;
+};
+
+/// Server-only settings.
+struct ServerSettings : Settings {
+  /// Connections handshaking or waiting in async_accept's queue; beyond this new ones are
+  /// refused with CONNECTION_CLOSE(CONNECTION_REFUSED) and counted.
+  size_t accept_backlog = 1024;
+  /// Validate every client address with a Retry round trip before creating state.
+  bool retry = false;
+  /// How long a Retry token stays valid.
+  std::chrono::milliseconds retry_token_lifetime{10'000};
+  /// Secret for Retry tokens and stateless reset tokens. Unset: random per listener. Set it
+  /// (and keep it) to make stateless resets survive a restart.
+  std::optional<std::array<uint8_t, 32>> static_secret;
+  /// Stateless resets sent per second at most (token bucket); 0 disables them.
+  unsigned stateless_reset_rate = 100;
+  /// Server id written into every connection ID this listener issues (QUIC-LB style), so a load
+  /// balancer or a later multi-core router can steer packets without state.
+  uint16_t server_id = 0;
+};
+
+/// Client-only settings.
+struct ClientSettings : Settings {
+  /// Local address to bind; empty: the unspecified address of the server's family.
+  std::string local_address;
+};
+
+/// Checks a Settings for values the engine would reject; returns errc::invalid_argument with
+/// `what` naming the field, or an empty error_code.
+std::error_code validate(const Settings& s, std::string* what = nullptr);
+std::error_code validate(const ServerSettings& s, std::string* what = nullptr);
+
+}  // namespace asioquic

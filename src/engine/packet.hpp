@@ -1,0 +1,98 @@
+// Stateless packet work of the router and acceptor: header parsing, Version Negotiation, Retry
+// and its tokens, stateless resets, and refusing a connection — all without connection state.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "net/udp_socket.hpp"
+#include "quic/cid.hpp"
+
+namespace asioquic::engine {
+
+/// Nanoseconds on the steady clock: the engine's time base.
+uint64_t now_ns() noexcept;
+
+constexpr uint32_t kQuicV1 = 0x00000001;
+
+/// What the router needs from a datagram's first packet.
+struct HeaderInfo {
+  enum class Form { short_header, initial, zero_rtt, handshake, retry, version_negotiation };
+  Form form = Form::short_header;
+  uint32_t version = 0;
+  std::span<const uint8_t> dcid;
+  std::span<const uint8_t> scid;  // long header only
+};
+
+enum class ParseResult {
+  ok,
+  unsupported_version,  // long header with a version we do not speak: answer with VN
+  invalid,              // not a QUIC packet we can use: count and drop
+};
+
+/// Parses the invariant header fields (RFC 8999) of `pkt`. `short_dcid_len` is the length of the
+/// CIDs this endpoint issues (short headers carry no length). No allocation; `out` points into
+/// `pkt`. A DCID over 20 bytes in a v1 long header is invalid.
+ParseResult parse_header(std::span<const uint8_t> pkt, size_t short_dcid_len, HeaderInfo& out);
+
+/// Checks that a client Initial is acceptable to start a connection (minimum 1200-byte
+/// datagram, DCID of at least 8 bytes, well-formed header) and returns its token.
+/// Returns false for packets to drop.
+bool check_initial(std::span<const uint8_t> pkt, std::span<const uint8_t>& token);
+
+/// Writes a Version Negotiation packet answering a long header with `dcid`/`scid` (swapped, as
+/// RFC 9000 §17.2.1 requires) and listing our versions. Returns its length, 0 on error.
+size_t write_version_negotiation(std::span<uint8_t> out, std::span<const uint8_t> dcid,
+                                 std::span<const uint8_t> scid);
+
+// ----- Retry (address validation)
+
+/// Largest Retry token this library produces.
+constexpr size_t kMaxRetryTokenLen = 256;
+
+/// Makes a Retry token binding the client's address, our new CID and the client's original
+/// DCID, authenticated and encrypted under `secret`, timestamped `ts`. Returns its length (0 on
+/// error).
+size_t make_retry_token(std::span<uint8_t> out, std::span<const uint8_t> secret,
+                        const net::Address& client, const quic::Cid& retry_scid,
+                        const quic::Cid& odcid, uint64_t ts);
+
+/// Verifies a Retry token from an Initial whose DCID is `dcid` (the retry_scid we chose).
+/// Returns false if it is forged, tampered, for another client address or CID, or older than
+/// `lifetime_ns`; on success `odcid` is the client's original DCID.
+bool verify_retry_token(std::span<const uint8_t> token, std::span<const uint8_t> secret,
+                        const net::Address& client, const quic::Cid& dcid, uint64_t lifetime_ns,
+                        uint64_t ts, quic::Cid& odcid);
+
+/// True if `token` looks like one of our Retry tokens (first byte); other tokens (e.g. from a
+/// NEW_TOKEN of another server) are ignored rather than treated as forged.
+bool is_retry_token(std::span<const uint8_t> token) noexcept;
+
+/// Writes a Retry packet. Returns its length, 0 on error.
+size_t write_retry(std::span<uint8_t> out, uint32_t version, const quic::Cid& client_scid,
+                   const quic::Cid& retry_scid, const quic::Cid& odcid,
+                   std::span<const uint8_t> token);
+
+// ----- stateless reset
+
+constexpr size_t kStatelessResetTokenLen = 16;
+
+/// Derives the stateless reset token of `cid` from `secret` (HMAC-based), so any process with
+/// the same secret makes the same token. Returns false on error.
+bool stateless_reset_token(std::span<uint8_t, kStatelessResetTokenLen> out,
+                           std::span<const uint8_t> secret, const quic::Cid& cid);
+
+/// Writes a stateless reset for a packet of `received_len` bytes whose DCID was `dcid`; it is
+/// shorter than the packet that triggered it (RFC 9000 §10.3.3) so two endpoints cannot loop.
+/// Returns its length, 0 if the received packet was too short to answer.
+size_t write_stateless_reset(std::span<uint8_t> out, std::span<const uint8_t> secret,
+                             std::span<const uint8_t> dcid, size_t received_len);
+
+/// Writes an Initial packet carrying CONNECTION_CLOSE(`error_code`) for a client Initial with
+/// `client_dcid`/`client_scid`, without connection state (used to refuse connections).
+/// Returns its length, 0 on error.
+size_t write_refusal(std::span<uint8_t> out, uint32_t version, std::span<const uint8_t> client_dcid,
+                     std::span<const uint8_t> client_scid, uint64_t error_code);
+
+}  // namespace asioquic::engine

@@ -1,0 +1,208 @@
+// QuicConn: one QUIC connection of the engine (ngtcp2 + GnuTLS), behind an interface that speaks
+// our types. This file and its .cpp are the only ones that call ngtcp2's connection API, so a
+// port to ngtcp2 1.x touches the engine folder alone.
+//
+// Threading: a QuicConn is used by one thread at a time (its IoWorker's executor). Events are
+// delivered synchronously from inside read()/write()/handle_expiry().
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <system_error>
+#include <unordered_set>
+
+#include "asioquic/application.hpp"
+#include "asioquic/connection.hpp"
+#include "asioquic/settings.hpp"
+#include "engine/packet.hpp"
+#include "net/udp_socket.hpp"
+#include "quic/cid.hpp"
+
+struct ngtcp2_conn;
+
+namespace asioquic::engine {
+
+class TlsContext;
+
+/// The engine's events, implemented by the IoWorker.
+class ConnEvents {
+ public:
+  virtual ~ConnEvents() = default;
+  virtual void on_handshake_completed() = 0;
+  /// In-order stream bytes (valid during the call). Return false to fail the connection.
+  virtual bool on_stream_data(int64_t id, std::span<const uint8_t> data, bool fin) = 0;
+  virtual void on_stream_opened(int64_t id) = 0;
+  virtual void on_stream_acked(int64_t id, uint64_t offset, uint64_t len) = 0;
+  virtual void on_stream_closed(int64_t id, uint64_t app_code) = 0;
+  virtual void on_stream_reset(int64_t id, uint64_t app_code) = 0;
+  virtual void on_stop_sending(int64_t id, uint64_t app_code) = 0;
+  /// The peer raised a stream's flow-control limit.
+  virtual void on_stream_unblocked(int64_t id) = 0;
+  /// The peer raised our stream-count limit.
+  virtual void on_streams_available() = 0;
+  virtual void on_datagram(std::span<const uint8_t> data) = 0;
+  /// The engine wants a new connection ID to issue; fill `cid` (and map it for routing).
+  /// Return false if none can be made.
+  virtual bool on_new_cid(quic::Cid& cid) = 0;
+  /// The engine retired one of our connection IDs; unmap it.
+  virtual void on_retire_cid(const quic::Cid& cid) = 0;
+};
+
+/// Datagrams waiting to be sent, as the packetizer sees them.
+class DatagramSource {
+ public:
+  virtual ~DatagramSource() = default;
+  /// The oldest datagram, or an empty optional.
+  virtual std::optional<std::span<const uint8_t>> front() = 0;
+  /// Drops the oldest datagram (sent, or too large to ever send).
+  virtual void pop() = 0;
+};
+
+/// Packets written by one QuicConn::write() call: a run of equal-size datagrams for one GSO send,
+/// optionally followed by one datagram that could not join it (another path, ECN or size).
+struct TxBatch {
+  uint8_t* buf = nullptr;
+  size_t cap = 0;
+  size_t len = 0;      // bytes of the run
+  size_t segment = 0;  // size of each datagram of the run (the last may be shorter)
+  size_t count = 0;    // datagrams in the run
+  net::Address local, remote;
+  uint8_t ecn = 0;
+  size_t extra_len = 0;  // the odd datagram, at buf + len
+  net::Address extra_local, extra_remote;
+  uint8_t extra_ecn = 0;
+};
+
+struct ConnParams {
+  const Settings* settings = nullptr;
+  bool server = false;
+  net::Address local, remote;
+  quic::Cid dcid;                       // server: the client's SCID; client: a random initial DCID
+  quic::Cid scid;                       // our first CID
+  quic::Cid odcid;                      // server: the client's original DCID
+  std::optional<quic::Cid> retry_scid;  // server: set when the client returned a Retry token
+  std::span<const uint8_t> token;       // server: the validated token
+  uint32_t version = kQuicV1;
+  std::span<const uint8_t> static_secret;  // server: stateless reset tokens
+  std::shared_ptr<const TlsContext> tls;
+  std::string verify_host;  // client: name or IP the certificate must match
+  uint64_t initial_ts = 0;
+};
+
+class QuicConn {
+ public:
+  enum class Status {
+    ok,
+    closing,   // fatal local error or local close: send write_close() and enter closing
+    draining,  // the peer closed (or reset) the connection: stay silent for a while
+    dropped,   // discard the connection without sending anything
+  };
+
+  /// Creates the engine connection and its TLS session. Errors: errc::internal (engine or
+  /// GnuTLS failure), errc::invalid_argument.
+  static std::unique_ptr<QuicConn> create(const ConnParams& p, ConnEvents& events,
+                                          std::error_code& ec);
+  ~QuicConn();
+  QuicConn(const QuicConn&) = delete;
+  QuicConn& operator=(const QuicConn&) = delete;
+
+  /// Decrypts and processes one QUIC packet (datagrams may hold several coalesced packets).
+  Status read(const net::Address& local, const net::Address& remote, uint8_t ecn,
+              std::span<const uint8_t> pkt, uint64_t ts);
+  /// Runs the engine's timers if due.
+  Status handle_expiry(uint64_t ts);
+  /// When handle_expiry() must run next (UINT64_MAX: never).
+  uint64_t expiry() const noexcept;
+
+  /// Writes packets into `b` (reset first): stream data from `src`, datagrams from `dgrams`,
+  /// and whatever the engine itself must send (ACKs, handshake, retransmissions).
+  /// `max_segments` bounds the run. Returns ok (b may be empty: nothing to send or congestion
+  /// limited) or closing.
+  Status write(TxBatch& b, SendSource& src, DatagramSource& dgrams, size_t max_segments,
+               uint64_t ts);
+
+  /// Records an application close to send with write_close().
+  void set_app_close(uint64_t code, std::string_view reason);
+  /// Writes the CONNECTION_CLOSE packet for the recorded close (application, or the error that
+  /// made a call return closing). Returns its length; 0 if nothing may be sent.
+  size_t write_close(TxBatch& b, uint64_t ts);
+  /// Three PTOs: how long the closing and draining periods last (RFC 9000 §10.2).
+  uint64_t closing_period_ns() const noexcept;
+  /// How the connection ended (filled once read/write/handle_expiry/set_app_close decided).
+  const CloseInfo& close_info() const noexcept { return close_; }
+
+  bool is_server() const noexcept { return server_; }
+  bool handshake_completed() const noexcept;
+  std::string alpn() const;
+  std::string trace_id() const { return odcid_.hex(); }
+  const quic::Cid& original_dcid() const noexcept { return odcid_; }
+  /// Our connection IDs currently in use (to unmap at the end).
+  std::vector<quic::Cid> scids() const;
+  /// The current path's addresses.
+  net::Address local_address() const;
+  net::Address remote_address() const;
+
+  // ----- streams
+  /// Opens a stream; errc::stream_limit when the peer's limit is reached.
+  int64_t open_stream(bool bidi, std::error_code& ec);
+  uint64_t streams_left(bool bidi) const noexcept;
+  /// Grants the peer `n` more bytes on the stream and the connection.
+  void extend_stream_offset(int64_t id, size_t n);
+  /// RESET_STREAM / STOP_SENDING. Errors: errc::stream_not_found.
+  void shutdown_write(int64_t id, uint64_t code, std::error_code& ec);
+  void shutdown_read(int64_t id, uint64_t code, std::error_code& ec);
+  bool is_local_stream(int64_t id) const noexcept;
+
+  /// Largest datagram payload the peer accepts (0: none).
+  size_t max_datagram_size() const noexcept;
+
+  /// Engine-side statistics (RTT, congestion, losses); the worker adds its own counters.
+  void fill_stats(ConnectionStats& s) const;
+
+  /// Client migration: moves to a new local address (immediate migration, path validated).
+  /// Errors: errc::invalid_argument if the engine refuses (e.g. the handshake is not done).
+  void migrate(const net::Address& new_local, uint64_t ts, std::error_code& ec);
+
+  ngtcp2_conn* native() noexcept { return conn_; }
+
+ private:
+  struct Callbacks;
+  friend struct Callbacks;
+
+  QuicConn(ConnEvents& ev, bool server);
+  Status on_engine_error(int liberr);
+  void classify_peer_close();
+  void write_packets(TxBatch& b, SendSource& src, DatagramSource& dgrams, size_t max_segments,
+                     uint64_t ts, Status& st);
+
+  ConnEvents& events_;
+  bool server_;
+  ngtcp2_conn* conn_ = nullptr;
+  void* tls_session_ = nullptr;  // gnutls_session_t
+  struct ConnRef;
+  std::unique_ptr<ConnRef> conn_ref_;
+  std::shared_ptr<const TlsContext> tls_;
+  quic::Cid odcid_;
+  std::vector<uint8_t> static_secret_;
+  std::FILE* qlog_ = nullptr;
+
+  // Close bookkeeping.
+  CloseInfo close_;
+  int last_liberr_ = 0;
+  bool got_stateless_reset_ = false;
+  bool app_close_set_ = false;
+  uint64_t app_close_code_ = 0;
+  std::string app_close_reason_;
+
+  // Statistics the engine does not keep in 0.12.
+  std::unordered_set<int64_t> open_streams_;
+  uint64_t lost_on_closed_streams_ = 0;
+  uint64_t datagrams_lost_ = 0;
+  uint64_t next_dgram_id_ = 0;
+};
+
+}  // namespace asioquic::engine

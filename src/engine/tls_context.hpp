@@ -1,0 +1,142 @@
+// TLS for the QUIC engine: credentials, trust and per-connection GnuTLS sessions wired to
+// ngtcp2's GnuTLS crypto glue. Internal; GnuTLS and ngtcp2 types are fine here.
+#pragma once
+
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <ngtcp2/ngtcp2_crypto.h>
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <vector>
+
+#include "asioquic/settings.hpp"
+
+namespace asioquic::engine {
+
+/// unique_ptr deleter for every GnuTLS handle type the engine owns.
+struct GnutlsDeleter {
+  void operator()(gnutls_session_t p) const noexcept { gnutls_deinit(p); }
+  void operator()(gnutls_certificate_credentials_t p) const noexcept {
+    gnutls_certificate_free_credentials(p);
+  }
+  void operator()(gnutls_priority_t p) const noexcept { gnutls_priority_deinit(p); }
+  void operator()(gnutls_anti_replay_t p) const noexcept { gnutls_anti_replay_deinit(p); }
+  void operator()(gnutls_x509_crt_t p) const noexcept { gnutls_x509_crt_deinit(p); }
+  void operator()(gnutls_x509_privkey_t p) const noexcept { gnutls_x509_privkey_deinit(p); }
+  void operator()(gnutls_pubkey_t p) const noexcept { gnutls_pubkey_deinit(p); }
+};
+
+/// Owning pointer to a GnuTLS handle (`Handle` is the handle typedef, e.g. gnutls_session_t).
+template <class Handle>
+using GnutlsPtr = std::unique_ptr<std::remove_pointer_t<Handle>, GnutlsDeleter>;
+
+/// A gnutls_datum_t whose buffer GnuTLS allocated (export2 and friends). The buffer is wiped
+/// before it is freed because it may hold key material.
+class GnutlsDatum {
+ public:
+  GnutlsDatum() = default;
+  GnutlsDatum(const GnutlsDatum&) = delete;
+  GnutlsDatum& operator=(const GnutlsDatum&) = delete;
+  ~GnutlsDatum() {
+    if (datum_.data != nullptr) {
+      gnutls_memset(datum_.data, 0, datum_.size);
+      gnutls_free(datum_.data);
+    }
+  }
+
+  gnutls_datum_t* get() noexcept { return &datum_; }
+  const gnutls_datum_t* get() const noexcept { return &datum_; }
+  std::string_view view() const noexcept {
+    return {reinterpret_cast<const char*>(datum_.data), datum_.size};
+  }
+
+ private:
+  gnutls_datum_t datum_{nullptr, 0};
+};
+
+/// Credentials, trust, ALPN and key logging shared by every connection of one listener or
+/// client. Immutable after create() (apart from an internal, locked cache of verified host
+/// names); new_session() may be called from any thread concurrently. Sessions point into the
+/// context (credentials, anti-replay cache, key log, host names), so it must outlive them.
+///
+/// Server sessions issue TLS 1.3 session tickets whose early_data size is 0xffffffff (RFC 9001
+/// §4.6.1), so a resuming client (Chromium, for one) may send 0-RTT. GnuTLS accepts it once
+/// per ClientHello (the context's anti-replay cache refuses a replayed one), so the engine
+/// must be ready for early, replayable stream data on resumed connections.
+class TlsContext {
+ public:
+  enum class Role { server, client };
+
+  /// Builds a context from `s`. Server: loads the certificate chain and key (files win over
+  /// in-memory PEM; they must match). Client: loads the system trust store when
+  /// use_system_trust, plus ca_file when set; client certificates are not supported, so
+  /// cert/key fields are ignored. Both: validates the ALPN list and opens keylog_file.
+  /// ALPN names must be 1..31 bytes and at most 8 (GnuTLS 3.7's storage limits).
+  /// On failure returns nullptr, sets `ec` (errc::invalid_argument for a bad ALPN list or a
+  /// key log file that cannot be opened, errc::tls_credentials for a missing, unreadable,
+  /// unparsable or mismatched certificate/key or CA file, errc::internal when GnuTLS fails
+  /// otherwise) and, when `detail` is given, a human-readable reason.
+  static std::shared_ptr<TlsContext> create(Role role, const TlsSettings& s, std::error_code& ec,
+                                            std::string* detail = nullptr);
+
+  ~TlsContext();
+  TlsContext(const TlsContext&) = delete;
+  TlsContext& operator=(const TlsContext&) = delete;
+
+  /// Creates the GnuTLS session for one QUIC connection, configured for ngtcp2 and with
+  /// `conn_ref` as its session pointer (`conn_ref` must outlive the session). Client:
+  /// `verify_host` (a host name, or a bare IPv4/IPv6 literal without brackets) is sent as SNI
+  /// unless it is an IP literal, and the server certificate is verified against it (dNSName
+  /// or iPAddress SANs) unless insecure_skip_verify; it is copied, so it need not outlive the
+  /// call. Server: `verify_host` is ignored. With a key log file, the session's
+  /// gnutls_db_set_ptr slot is in use. The caller owns the result and frees it with
+  /// gnutls_deinit. On failure returns nullptr and sets `ec`
+  /// (errc::invalid_argument for an empty verify_host on a verifying client, else
+  /// errc::internal).
+  gnutls_session_t new_session(ngtcp2_crypto_conn_ref* conn_ref, std::string_view verify_host,
+                               std::error_code& ec) const;
+
+  /// After a failed client handshake: the reason certificate verification failed, e.g. "The
+  /// certificate is NOT trusted. The name in the certificate does not match the expected.",
+  /// or "" when verification did not run or passed.
+  static std::string verify_failure(gnutls_session_t s);
+
+  /// The negotiated ALPN protocol, or "" if none was negotiated (yet).
+  static std::string negotiated_alpn(gnutls_session_t s);
+
+  Role role() const noexcept { return role_; }
+
+ private:
+  class KeyLog;
+  class ReplayCache;
+
+  explicit TlsContext(Role role);
+
+  // Returns a NUL-terminated copy of `host` that lives as long as the context. GnuTLS keeps
+  // the pointer given to gnutls_session_set_verify_cert rather than a copy, and a session has
+  // no destruction hook, so verified names are interned here (one copy per distinct name).
+  const char* intern_host(std::string_view host) const;
+
+  Role role_;
+  bool verify_peer_ = false;
+  GnutlsPtr<gnutls_certificate_credentials_t> credentials_;
+  GnutlsPtr<gnutls_priority_t> priority_;
+  std::vector<std::string> alpn_;
+  std::vector<gnutls_datum_t> alpn_datums_;      // views of alpn_
+  GnutlsDatum ticket_key_;                       // server
+  std::unique_ptr<ReplayCache> replay_cache_;    // server
+  GnutlsPtr<gnutls_anti_replay_t> anti_replay_;  // server
+  std::unique_ptr<KeyLog> keylog_;               // only when keylog_file is set
+  mutable std::mutex hosts_mutex_;
+  mutable std::set<std::string, std::less<>> hosts_;  // see intern_host()
+};
+
+}  // namespace asioquic::engine

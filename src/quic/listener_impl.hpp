@@ -1,0 +1,55 @@
+// ListenerImpl: the state behind a Listener — its routers (one per socket), their acceptors,
+// and the accept queue that hands new connections to async_accept.
+//
+// Lifetime: the public Listener holds it; workers do not (their acceptor holds a weak
+// reference), so dropping the last Listener closes it. Routers outlive it while connections run.
+#pragma once
+
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "asioquic/listener.hpp"
+#include "quic/acceptor.hpp"
+#include "quic/inbound_packet_router.hpp"
+
+namespace asioquic::quic {
+
+class ListenerImpl : public std::enable_shared_from_this<ListenerImpl> {
+ public:
+  using AcceptCompletion = detail::Completion<void(std::error_code, IncomingConnection)>;
+
+  ListenerImpl(asio::any_io_executor ex, std::shared_ptr<const ServerContext> ctx);
+  ~ListenerImpl();
+
+  /// Binds the sockets and starts their routers. Errors as for asioquic::listen().
+  void open(std::vector<std::unique_ptr<net::UdpSocket>> sockets);
+
+  // Thread-safe.
+  void accept(AcceptCompletion c);
+  void close();
+  bool accepting() const;
+  /// Connections created and not yet taken by async_accept.
+  size_t pending() const;
+  void enqueue(std::shared_ptr<IoWorker> w);
+  void forget(IoWorker& w);
+  ListenerStats stats() const;
+  std::vector<asio::ip::udp::endpoint> local_endpoints() const { return endpoints_; }
+  const asio::any_io_executor& executor() const noexcept { return ex_; }
+
+ private:
+  asio::any_io_executor ex_;
+  std::shared_ptr<const ServerContext> ctx_;
+  std::shared_ptr<ListenerCounters> counters_ = std::make_shared<ListenerCounters>();
+  std::vector<std::shared_ptr<InboundPacketRouter>> routers_;
+  std::vector<std::shared_ptr<ConnectionAcceptor>> acceptors_;
+  std::vector<asio::ip::udp::endpoint> endpoints_;
+
+  mutable std::mutex m_;
+  bool closed_ = false;
+  std::deque<std::shared_ptr<IoWorker>> queue_;
+  std::deque<AcceptCompletion> waiters_;
+};
+
+}  // namespace asioquic::quic
