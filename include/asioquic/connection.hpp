@@ -13,6 +13,7 @@
 #include <string>
 #include <system_error>
 
+#include <asio/any_io_executor.hpp>
 #include <asio/ip/udp.hpp>
 
 #include "asioquic/buffer.hpp"
@@ -150,6 +151,9 @@ class Connection {
   // ----- misc
   ConnectionStats stats() const;
   Waker waker() const;
+  /// The connection's executor (a strand): post here to touch application state from outside
+  /// a callback; then wake() the worker if there is something to send.
+  asio::any_io_executor executor() const;
   /// The engine's connection, for what this wrapper does not cover. Valid only inside the
   /// application's callbacks; calling ngtcp2 functions that send or close behind the
   /// worker's back is not supported.

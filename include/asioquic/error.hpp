@@ -43,6 +43,12 @@ enum class errc {
   would_block,         // the call would exceed a buffer or flow-control limit; retry later
   datagram_too_large,  // the datagram does not fit the peer's max_datagram_frame_size
   datagrams_disabled,  // the peer does not accept DATAGRAM frames
+  // HTTP/3.
+  request_rejected,       // the server did not process the request (GOAWAY or limits): retry is safe
+  going_away,             // the connection is shutting down; open a new one for new requests
+  fields_too_large,       // a header or trailer section exceeds the configured limit
+  malformed_message,      // the peer sent an invalid HTTP message
+  body_too_large,         // a body exceeds the limit given to async_read_all
   // Listener.
   listener_closed,    // the listener was closed; no more connections will be accepted
   operation_aborted,  // the operation was cancelled or its object destroyed

@@ -47,6 +47,8 @@ class IncomingConnection {
   bool valid() const noexcept { return w_ != nullptr; }
   asio::ip::udp::endpoint remote_endpoint() const;
   std::string trace_id() const;
+  /// The executor the connection runs on (a strand). Requires valid().
+  asio::any_io_executor executor() const { return executor_of(w_); }
 
   /// Completes when the handshake is done: empty error, or why it failed. Requires valid().
   /// Signature: void(std::error_code).

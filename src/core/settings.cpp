@@ -15,8 +15,10 @@ std::error_code fail(std::string* what, const char* field) {
 std::error_code validate(const Settings& s, std::string* what) {
   using std::chrono::milliseconds;
   if (s.tls.alpn.empty()) return fail(what, "tls.alpn: at least one protocol is required");
+  // GnuTLS 3.7 limits (see engine/tls_context.cpp), tighter than RFC 7301's 255 bytes.
+  if (s.tls.alpn.size() > 8) return fail(what, "tls.alpn: at most 8 protocols");
   for (const auto& p : s.tls.alpn) {
-    if (p.empty() || p.size() > 255) return fail(what, "tls.alpn: each protocol is 1-255 bytes");
+    if (p.empty() || p.size() > 31) return fail(what, "tls.alpn: each protocol is 1-31 bytes");
   }
   if (s.idle_timeout < milliseconds(0)) return fail(what, "idle_timeout: negative");
   if (s.handshake_timeout <= milliseconds(0)) return fail(what, "handshake_timeout: must be > 0");

@@ -73,6 +73,9 @@ bool check_initial(std::span<const uint8_t> pkt, std::span<const uint8_t>& token
   // ngtcp2_accept checks the type, the 1200-byte minimum and the DCID length; RETRY means a
   // 0-RTT packet arrived first, which cannot start a connection either.
   if (ngtcp2_accept(&hd, pkt.data(), pkt.size()) != 0) return false;
+  // ngtcp2 waives the 8-byte DCID minimum when a token is present; we don't: after our Retry
+  // the DCID is our 16-byte CID, and a NEW_TOKEN client picks a fresh random one (§7.2).
+  if (hd.dcid.datalen < NGTCP2_MIN_INITIAL_DCIDLEN) return false;
   token = {hd.token.base, hd.token.len};
   return true;
 }
@@ -139,15 +142,16 @@ bool stateless_reset_token(std::span<uint8_t, kStatelessResetTokenLen> out,
 
 size_t write_stateless_reset(std::span<uint8_t> out, std::span<const uint8_t> secret,
                              std::span<const uint8_t> dcid, size_t received_len) {
-  // The reset must be shorter than what triggered it, yet at least 5 random bytes + token + 1
-  // (RFC 9000 §10.3); answer nothing smaller than that.
-  constexpr size_t kMin = 1 + NGTCP2_MIN_STATELESS_RESET_RANDLEN + kStatelessResetTokenLen;
+  // The reset must be shorter than what triggered it, yet at least 5 random bytes (the first
+  // byte among them) + token (RFC 9000 §10.3); answer nothing smaller than that.
+  constexpr size_t kMin = NGTCP2_MIN_STATELESS_RESET_RANDLEN + kStatelessResetTokenLen;
   if (received_len <= kMin) return 0;
   const size_t len = std::min<size_t>(received_len - 1, 43);
   std::array<uint8_t, kStatelessResetTokenLen> token;
   if (!stateless_reset_token(token, secret, quic::Cid(dcid.data(), dcid.size()))) return 0;
   std::array<uint8_t, 64> rand;
-  const size_t randlen = len - 1 - kStatelessResetTokenLen;
+  // ngtcp2 writes the random bytes (fixing up the first) and then the token: randlen + 16.
+  const size_t randlen = len - kStatelessResetTokenLen;
   random_bytes({rand.data(), randlen});
   const auto n =
       ngtcp2_pkt_write_stateless_reset(out.data(), out.size(), token.data(), rand.data(), randlen);

@@ -142,6 +142,8 @@ Waker Connection::waker() const {
   return Waker(w_.weak_from_this());
 }
 
+asio::any_io_executor Connection::executor() const { return w_.executor(); }
+
 ngtcp2_conn* Connection::native_handle() noexcept {
   return w_.engine() ? w_.engine()->native() : nullptr;
 }

@@ -89,7 +89,8 @@ size_t StreamTable::send(int64_t id, std::span<const uint8_t> data, bool fin, st
   }
   size_t done = 0;
   while (done < take) {
-    if (s->chunks.empty() || s->chunks.back().cap == s->chunks.back().size) {
+    // A new block unless the tail is a pooled block with room (a Buffer's chunk has cap 0).
+    if (s->chunks.empty() || s->chunks.back().size >= s->chunks.back().cap) {
       Chunk c;
       c.block = take_block();
       c.data = c.block.get();
@@ -227,8 +228,14 @@ void StreamTable::acked(int64_t id, uint64_t offset, uint64_t len) {
   const uint64_t ack_end = offset + len;
   while (!s->chunks.empty()) {
     Chunk& c = s->chunks.front();
-    // A pooled block that is still the tail may receive more bytes; keep it until it is full.
-    if (s->base + c.size > ack_end || (c.cap > c.size && s->chunks.size() == 1)) break;
+    if (s->base + c.size > ack_end) break;
+    // A pooled block that is still the tail may receive more bytes: keep it, refilled from its
+    // start, so acknowledged bytes no longer count against the send limit.
+    if (c.cap > c.size && s->chunks.size() == 1) {
+      s->base += c.size;
+      c.size = 0;
+      break;
+    }
     s->base += c.size;
     if (c.block) give_block(std::move(c.block));
     s->chunks.pop_front();

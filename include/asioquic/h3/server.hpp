@@ -1,0 +1,169 @@
+// HTTP/3 server: ServerH3Driver (the ApplicationOverQuic that speaks HTTP/3 on a connection),
+// its ServerH3Controller (the requests, as an asynchronous stream), and serve() for the
+// one-liner case.
+//
+//   co_spawn(ex, h3::serve(listener, {}, [](h3::ServerRequest req, h3::ServerResponse res)
+//                                          -> asio::awaitable<void> {
+//     co_await res.async_respond(200, {{"content-type", "text/plain"}}, Buffer::copy("hi\n"),
+//                                asio::use_awaitable);
+//   }), asio::detached);
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+#include <asio/awaitable.hpp>
+
+#include "asioquic/application.hpp"
+#include "asioquic/connection_handle.hpp"
+#include "asioquic/h3/message.hpp"
+#include "asioquic/listener.hpp"
+
+namespace asioquic::h3 {
+
+namespace detail {
+class Driver;
+struct ServerOps;
+}  // namespace detail
+
+/// An incoming request: its header fields and its body.
+class ServerRequest : public BodyReader {
+ public:
+  ServerRequest() = default;
+  const Fields& headers() const;
+  std::string_view method() const { return pseudo(":method"); }
+  std::string_view path() const { return pseudo(":path"); }
+  std::string_view authority() const { return pseudo(":authority"); }
+  std::string_view scheme() const { return pseudo(":scheme"); }
+  /// Extended CONNECT's `:protocol` (empty otherwise).
+  std::string_view protocol() const { return pseudo(":protocol"); }
+  /// The priority the client asked for (RFC 9218, `priority` field or PRIORITY_UPDATE).
+  Priority priority() const;
+  /// False if the request ended with its headers (no body to read).
+  bool has_body() const;
+
+ private:
+  friend struct detail::ServerOps;
+  explicit ServerRequest(std::shared_ptr<detail::Stream> s) : BodyReader(std::move(s)) {}
+  std::string_view pseudo(std::string_view name) const;
+};
+
+/// The response to one request.
+class ServerResponse : public BodyWriter {
+ public:
+  ServerResponse() = default;
+
+  /// Sends the response header section (`:status` is added). A 1xx status sends an
+  /// informational response; another call must follow. Signature: void(std::error_code).
+  template <typename CompletionToken>
+  auto async_send_headers(int status, Fields fields, CompletionToken&& token) const {
+    return asio::async_initiate<CompletionToken, void(std::error_code)>(
+        [s = s_, status](auto handler, Fields f) {
+          asioquic::detail::Completion<void(std::error_code)> c(std::move(handler),
+                                                                detail::Ops::executor(s));
+          detail::Ops::send_headers(s, status, std::move(f), std::move(c));
+        },
+        token, std::move(fields));
+  }
+
+  /// Headers, the whole body and the end of the stream in one call.
+  /// Signature: void(std::error_code).
+  template <typename CompletionToken>
+  auto async_respond(int status, Fields fields, Buffer body, CompletionToken&& token) const {
+    return asio::async_initiate<CompletionToken, void(std::error_code)>(
+        [s = s_, status](auto handler, Fields f, Buffer b) {
+          asioquic::detail::Completion<void(std::error_code)> c(std::move(handler),
+                                                                detail::Ops::executor(s));
+          respond(s, status, std::move(f), std::move(b), std::move(c));
+        },
+        token, std::move(fields), std::move(body));
+  }
+
+  /// Overrides the priority the client asked for.
+  void set_priority(const Priority& p) const;
+
+ private:
+  friend struct detail::ServerOps;
+  explicit ServerResponse(std::shared_ptr<detail::Stream> s) : BodyWriter(std::move(s)) {}
+  static void respond(const std::shared_ptr<detail::Stream>& s, int status, Fields fields,
+                      Buffer body, asioquic::detail::Completion<void(std::error_code)> c);
+};
+
+/// Controls one server connection: takes its requests, sends GOAWAY. Copyable, thread-safe.
+class ServerH3Controller {
+ public:
+  ServerH3Controller() = default;
+
+  /// Completes with the next request whose header section has arrived. After GOAWAY, once the
+  /// connection is closed: errc::connection_closed.
+  /// Signature: void(std::error_code, ServerRequest, ServerResponse).
+  template <typename CompletionToken>
+  auto async_accept(CompletionToken&& token) const {
+    return asio::async_initiate<CompletionToken,
+                                void(std::error_code, ServerRequest, ServerResponse)>(
+        [d = d_](auto handler) {
+          asioquic::detail::Completion<void(std::error_code, ServerRequest, ServerResponse)> c(
+              std::move(handler), executor_of(d));
+          accept(d, std::move(c));
+        },
+        token);
+  }
+
+  /// Graceful shutdown: GOAWAY now; requests already received finish (up to
+  /// Settings::drain_timeout), new ones are refused, then the connection closes.
+  void shutdown() const;
+  /// Closes the connection at once with an HTTP/3 error code.
+  void close(uint64_t code = kNoError) const;
+  asio::any_io_executor executor() const { return executor_of(d_); }
+
+ private:
+  friend class ServerH3Driver;
+  explicit ServerH3Controller(std::shared_ptr<detail::Driver> d) : d_(std::move(d)) {}
+  static asio::any_io_executor executor_of(const std::shared_ptr<detail::Driver>& d);
+  static void accept(
+      const std::shared_ptr<detail::Driver>& d,
+      asioquic::detail::Completion<void(std::error_code, ServerRequest, ServerResponse)> c);
+  std::shared_ptr<detail::Driver> d_;
+};
+
+/// The HTTP/3 server side of a connection (ALPN "h3"). Start an IncomingConnection with it.
+class ServerH3Driver final : public ApplicationOverQuic {
+ public:
+  /// A driver and the controller for its requests; `connection_executor` is the executor of
+  /// the connection it will run on (IncomingConnection::executor()).
+  static std::pair<std::shared_ptr<ServerH3Driver>, ServerH3Controller> make(
+      asio::any_io_executor connection_executor, const Settings& settings = {});
+
+  std::error_code on_conn_established(Connection& conn, const HandshakeInfo& info) override;
+  std::error_code process_reads(Connection& conn) override;
+  std::error_code process_writes(Connection& conn) override;
+  void on_conn_close(Connection& conn, const ConnectionStats& stats,
+                     std::error_code result) override;
+  void on_stream_data(Connection& conn, int64_t id, std::span<const uint8_t> data,
+                      bool fin) override;
+  void on_stream_reset(Connection& conn, int64_t id, uint64_t code) override;
+  void on_stop_sending(Connection& conn, int64_t id, uint64_t code) override;
+  void on_stream_closed(Connection& conn, int64_t id, uint64_t code) override;
+  SendSource* send_source() override;
+
+  explicit ServerH3Driver(std::shared_ptr<detail::Driver> d) : d_(std::move(d)) {}
+
+ private:
+  std::shared_ptr<detail::Driver> d_;
+};
+
+/// Starts an accepted connection as an HTTP/3 server connection; returns its controller.
+ServerH3Controller start(IncomingConnection incoming, const Settings& settings = {});
+
+using Handler = std::function<asio::awaitable<void>(ServerRequest, ServerResponse)>;
+
+/// Accepts connections from `listener` and serves each request with `handler`, a coroutine run
+/// on the request's connection executor. A handler that returns without finishing the response
+/// gets it finished (500 if nothing was sent; end of body otherwise); one that throws gets its
+/// stream reset with H3_INTERNAL_ERROR. Returns when the listener is closed.
+asio::awaitable<void> serve(Listener listener, Settings settings, Handler handler);
+
+}  // namespace asioquic::h3

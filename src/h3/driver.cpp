@@ -1,0 +1,670 @@
+#include "h3/driver.hpp"
+
+#include <asio/error.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+
+namespace asioquic::h3::detail {
+namespace {
+
+// RFC 9114 §4.2.2: each field counts its name, its value and 32 bytes of overhead.
+constexpr uint64_t kFieldOverhead = 32;
+// Time between the two GOAWAY frames of a graceful shutdown, so requests already in flight
+// when the first one was sent still arrive (nghttp3 asks for "a couple of RTTs").
+constexpr std::chrono::milliseconds kGoawayGap{200};
+
+bool is_request_stream(int64_t id) {
+  return (id & 0x3) == 0;
+}  // client-initiated bidi
+
+}  // namespace
+
+Driver::Driver(bool server, const Settings& settings, asio::any_io_executor ex)
+    : server_(server), settings_(settings), ex_(std::move(ex)) {}
+
+std::shared_ptr<Stream> Driver::find(int64_t id) const {
+  auto it = streams_.find(id);
+  return it == streams_.end() ? nullptr : it->second;
+}
+
+void Driver::wake() {
+  if (conn_) conn_->waker().wake();
+}
+
+bool Driver::ensure_engine(Connection& conn) {
+  conn_ = &conn;
+  if (!ex_) ex_ = conn.executor();
+  if (h3_) return true;
+  engine::H3ConnSettings s;
+  s.server = server_;
+  s.max_field_section_size = settings_.max_field_section_size;
+  s.qpack_max_dtable_capacity = settings_.qpack_max_dtable_capacity;
+  s.qpack_blocked_streams = settings_.qpack_blocked_streams;
+  s.enable_connect_protocol = settings_.enable_connect_protocol;
+  s.max_client_streams_bidi = UINT64_MAX / 4;  // QUIC's stream limit is the one enforced
+  std::error_code ec;
+  h3_ = engine::H3Conn::create(s, *this, ec);
+  if (!h3_) conn.close(kInternalError, "HTTP/3 engine");
+  return h3_ != nullptr;
+}
+
+void Driver::fail_connection(ptrdiff_t liberr) {
+  if (conn_) conn_->close(engine::H3Conn::app_error_code(liberr), engine::H3Conn::strerror(liberr));
+}
+
+// ------------------------------------------------------------------ connection events
+
+std::error_code Driver::on_established(Connection& conn) {
+  if (!ensure_engine(conn)) return {};
+  std::error_code ec;
+  const int64_t control = conn.open_uni_stream(ec);
+  const int64_t qenc = ec ? -1 : conn.open_uni_stream(ec);
+  const int64_t qdec = ec ? -1 : conn.open_uni_stream(ec);
+  if (ec || !h3_->bind_streams(control, qenc, qdec)) {
+    // The peer must allow 3 unidirectional streams (RFC 9114 §6.2).
+    conn.close(kStreamCreationError, "cannot open HTTP/3 control streams");
+    return {};
+  }
+  if (server_ && settings_.post_accept_timeout.count() > 0) {
+    timer_ = std::make_unique<asio::steady_timer>(ex_, settings_.post_accept_timeout);
+    timer_->async_wait([w = weak_from_this()](const asio::error_code& e) {
+      auto self = w.lock();
+      if (e || !self || self->closed_ || self->requests_seen_ > 0) return;
+      self->close(kNoError);
+    });
+  }
+  return {};
+}
+
+std::error_code Driver::on_writes(Connection& conn) {
+  conn_ = &conn;
+  if (!server_) try_open();
+  maybe_finish_shutdown();
+  return {};
+}
+
+void Driver::on_close(std::error_code result) {
+  closed_ = true;
+  close_error_ = result ? result : make_error_code(errc::connection_closed);
+  if (timer_) timer_->cancel();
+  auto streams = std::move(streams_);
+  streams_.clear();
+  for (auto& [id, s] : streams)
+    end_stream_with(s, close_error_);
+  for (auto& c : accept_waiters_)
+    c.complete(close_error_, ServerRequest(), ServerResponse());
+  accept_waiters_.clear();
+  ready_.clear();
+  for (auto& p : pending_) {
+    if (p.response) p.response.complete(close_error_, ClientResponse());
+    if (p.opened) p.opened.complete(close_error_, ClientRequest());
+  }
+  pending_.clear();
+  conn_ = nullptr;
+}
+
+void Driver::on_stream_data(Connection& conn, int64_t id, std::span<const uint8_t> data, bool fin) {
+  if (!ensure_engine(conn)) return;
+  const ptrdiff_t n = h3_->read(id, data, fin);
+  if (n < 0) return fail_connection(n);
+  conn.consume(id, static_cast<size_t>(n));
+}
+
+void Driver::on_quic_reset(int64_t id, uint64_t code) {
+  if (h3_) h3_->shutdown_read(id);
+  if (auto s = find(id)) {
+    s->reset = true;
+    s->reset_code = code;
+    // Bytes of the abandoned body will not be read: give their credit back.
+    credit(*s, static_cast<size_t>(s->uncredited));
+    s->body.clear();
+    s->body_off = 0;
+    service_reads(s);
+  }
+}
+
+void Driver::on_quic_stop_sending(int64_t id, uint64_t) {
+  if (h3_) h3_->shutdown_write(id);
+  if (auto s = find(id)) {
+    s->stopped = true;
+    service_writes(*s);
+  }
+}
+
+void Driver::on_quic_closed(int64_t id, uint64_t code) {
+  if (h3_ && !h3_->close_stream(id, code) && conn_) {
+    conn_->close(kClosedCriticalStream, "HTTP/3 critical stream closed");
+  }
+  // A stream the engine never knew (e.g. rejected before its headers) still needs cleaning.
+  if (auto s = find(id)) on_stream_close(id, code);
+}
+
+// ------------------------------------------------------------------ SendSource
+
+bool Driver::next(StreamChunk& out) {
+  if (!h3_) return false;
+  int64_t id = -1;
+  bool fin = false;
+  const ptrdiff_t n = h3_->writev(id, fin, iov_);
+  if (n < 0) {
+    fail_connection(n);
+    return false;
+  }
+  if (id < 0) return false;
+  out.stream_id = id;
+  out.iov = iov_.data();
+  out.iovcnt = static_cast<size_t>(n);
+  out.fin = fin;
+  return true;
+}
+
+void Driver::written(int64_t id, size_t n, bool) {
+  h3_->add_write_offset(id, n);
+}
+
+void Driver::blocked(int64_t id) {
+  h3_->block(id);
+}
+
+void Driver::unblocked(int64_t id) {
+  if (h3_) h3_->unblock(id);
+}
+
+void Driver::acked(int64_t id, uint64_t, uint64_t len) {
+  if (h3_) h3_->add_ack_offset(id, len);
+}
+
+// ------------------------------------------------------------------ engine events
+
+void Driver::on_begin_fields(int64_t id, bool trailer) {
+  if (trailer || !server_ || find(id)) return;
+  if (!is_request_stream(id)) return;
+  streams_.emplace(id, std::make_shared<Stream>(shared_from_this(), id));
+}
+
+void Driver::on_field(int64_t id, std::string_view name, std::string_view value, bool trailer) {
+  auto s = find(id);
+  if (!s || s->rejected) return;
+  s->field_bytes += name.size() + value.size() + kFieldOverhead;
+  if (s->field_bytes > settings_.max_field_section_size) return reject(s, kExcessiveLoad);
+  if (!server_ && !trailer && name == ":status") {
+    int status = 0;
+    std::from_chars(value.data(), value.data() + value.size(), status);
+    s->status = status;
+  }
+  (trailer ? s->trailers : s->headers).push_back({std::string(name), std::string(value)});
+}
+
+void Driver::on_end_fields(int64_t id, bool trailer, bool fin) {
+  auto s = find(id);
+  if (!s || s->rejected) return;
+  s->field_bytes = 0;  // the limit applies to each section
+  if (trailer) return;
+  if (!server_ && s->status >= 100 && s->status < 200) {
+    s->headers.clear();  // informational: wait for the final response
+    s->status = 0;
+    return;
+  }
+  s->headers_done = true;
+  s->has_body = !fin;
+  if (fin) s->fin = true;
+  if (server_) return deliver_request(s);
+  if (s->response_waiter) s->response_waiter.complete({}, ClientOps::response(s));
+}
+
+void Driver::deliver_request(const std::shared_ptr<Stream>& s) {
+  ++requests_seen_;
+  const uint64_t max = settings_.max_requests_per_connection;
+  if (shutting_down_ || (max && requests_seen_ > max)) return reject(s, kRequestRejected);
+  if (max && requests_seen_ == max) shutdown();  // this one is served; then GOAWAY
+  if (!accept_waiters_.empty()) {
+    auto c = std::move(accept_waiters_.front());
+    accept_waiters_.pop_front();
+    c.complete({}, ServerOps::request(s), ServerOps::response(s));
+    return;
+  }
+  ready_.push_back(s);
+}
+
+void Driver::reject(const std::shared_ptr<Stream>& s, uint64_t code) {
+  s->rejected = true;
+  s->headers.clear();
+  s->trailers.clear();
+  if (!conn_) return;
+  std::error_code ignored;
+  conn_->stream_stop_sending(s->id, code, ignored);
+  conn_->stream_reset(s->id, code, ignored);
+  if (h3_) {
+    h3_->shutdown_read(s->id);
+    h3_->shutdown_write(s->id);
+  }
+}
+
+void Driver::on_body(int64_t id, std::span<const uint8_t> data) {
+  auto s = find(id);
+  if (!s || s->rejected || s->read_stopped) {
+    if (conn_) conn_->consume(id, data.size());  // nobody will read these: credit them now
+    return;
+  }
+  if (s->body_off == s->body.size()) {
+    s->body.clear();
+    s->body_off = 0;
+  }
+  s->body.insert(s->body.end(), data.begin(), data.end());
+  s->uncredited += data.size();
+  service_reads(s);
+}
+
+void Driver::on_consumed(int64_t id, size_t n) {
+  if (conn_) conn_->consume(id, n);
+}
+
+void Driver::on_end_stream(int64_t id) {
+  if (auto s = find(id)) {
+    s->fin = true;
+    service_reads(s);
+  }
+}
+
+void Driver::on_stream_close(int64_t id, uint64_t code) {
+  auto s = find(id);
+  if (!s) return;
+  streams_.erase(id);
+  s->closed = true;
+  credit(*s, static_cast<size_t>(s->uncredited));  // unread body: the connection needs it back
+  if (!s->fin && !s->reset) {
+    s->reset = true;
+    s->reset_code = code;
+  }
+  std::error_code ec;
+  if (code == kRequestRejected) {
+    ec = make_error_code(errc::request_rejected);
+  } else if (!s->headers_done || s->reset) {
+    ec = make_error_code(errc::stream_reset);
+  }
+  end_stream_with(s, ec);
+  std::erase(ready_, s);
+  maybe_finish_shutdown();
+}
+
+void Driver::on_body_acked(int64_t id, uint64_t n) {
+  auto s = find(id);
+  if (!s) return;
+  s->queued -= std::min(s->queued, n);
+  uint64_t left = n + s->acked_front;
+  while (!s->out.empty() && left >= s->out.front().size() && s->given_index > 0) {
+    left -= s->out.front().size();
+    s->out.pop_front();
+    --s->given_index;
+  }
+  s->acked_front = left;
+  service_writes(*s);
+}
+
+void Driver::on_stop_sending_wanted(int64_t id, uint64_t code) {
+  std::error_code ignored;
+  if (conn_) conn_->stream_stop_sending(id, code, ignored);
+}
+
+void Driver::on_reset_wanted(int64_t id, uint64_t code) {
+  std::error_code ignored;
+  if (conn_) conn_->stream_reset(id, code, ignored);
+}
+
+void Driver::on_goaway(int64_t id) {
+  if (server_) return;
+  going_away_ = true;
+  goaway_id_ = id;
+  for (auto& p : pending_) {
+    if (p.response) p.response.complete(make_error_code(errc::going_away), ClientResponse());
+    if (p.opened) p.opened.complete(make_error_code(errc::going_away), ClientRequest());
+  }
+  pending_.clear();
+}
+
+ptrdiff_t Driver::read_body(int64_t id, std::span<iovec> vec, bool& eof, bool& trailers) {
+  auto s = find(id);
+  if (!s) {
+    eof = true;
+    return 0;
+  }
+  size_t n = 0;
+  while (n < vec.size() && s->given_index < s->out.size()) {
+    const Buffer& b = s->out[s->given_index];
+    vec[n++] = {const_cast<uint8_t*>(b.data()) + s->given_offset, b.size() - s->given_offset};
+    ++s->given_index;
+    s->given_offset = 0;
+  }
+  if (s->given_index == s->out.size() && s->finish_requested) {
+    eof = true;
+    trailers = s->has_trailers;
+    s->eof_given = true;
+    if (s->finish_waiter) s->finish_waiter.complete({});
+  }
+  if (n == 0 && !eof) return -1;  // the application has not written more yet
+  return static_cast<ptrdiff_t>(n);
+}
+
+// ------------------------------------------------------------------ stream helpers
+
+void Driver::credit(Stream& s, size_t n) {
+  if (n == 0) return;
+  s.uncredited -= std::min<uint64_t>(s.uncredited, n);
+  if (conn_) {
+    conn_->consume(s.id, n);
+    wake();  // so a window update goes out
+  }
+}
+
+void Driver::service_reads(const std::shared_ptr<Stream>& s) {
+  const size_t avail = s->body.size() - s->body_off;
+  if (s->read_some) {
+    auto& r = *s->read_some;
+    if (avail > 0) {
+      const size_t n = std::min(avail, r.buf.size());
+      std::memcpy(r.buf.data(), s->body.data() + s->body_off, n);
+      s->body_off += n;
+      credit(*s, n);
+      auto done = std::move(r.done);
+      s->read_some.reset();
+      done.complete({}, n);
+    } else if (s->fin && !s->reset) {
+      auto done = std::move(r.done);
+      s->read_some.reset();
+      done.complete(asio::error::eof, 0);
+    } else if (s->reset || s->error) {
+      auto done = std::move(r.done);
+      s->read_some.reset();
+      done.complete(s->error ? s->error : make_error_code(errc::stream_reset), 0);
+    }
+  }
+  if (s->read_all) {
+    auto& r = *s->read_all;
+    if (avail > 0) {
+      if (r.acc.size() + avail > r.limit) {
+        auto done = std::move(r.done);
+        s->read_all.reset();
+        stop_reading(s, kExcessiveLoad);
+        done.complete(make_error_code(errc::body_too_large), std::string());
+        return;
+      }
+      r.acc.append(reinterpret_cast<const char*>(s->body.data() + s->body_off), avail);
+      s->body_off += avail;
+      credit(*s, avail);
+    }
+    if (s->fin && !s->reset) {
+      auto done = std::move(r.done);
+      auto acc = std::move(r.acc);
+      s->read_all.reset();
+      done.complete({}, std::move(acc));
+    } else if (s->reset || s->error) {
+      auto done = std::move(r.done);
+      s->read_all.reset();
+      done.complete(s->error ? s->error : make_error_code(errc::stream_reset), std::string());
+    }
+  }
+}
+
+void Driver::service_writes(Stream& s) {
+  std::error_code ec;
+  if (s.error) {
+    ec = s.error;
+  } else if (s.stopped) {
+    ec = make_error_code(errc::stream_stopped);
+  } else if (s.write_reset) {
+    ec = make_error_code(errc::stream_reset);
+  }
+  while (!s.write_waiters.empty() && (ec || s.queued <= settings_.body_send_buffer)) {
+    auto c = std::move(s.write_waiters.front());
+    s.write_waiters.pop_front();
+    c.complete(ec);
+  }
+  if (ec && s.finish_waiter) s.finish_waiter.complete(ec);
+}
+
+void Driver::end_stream_with(const std::shared_ptr<Stream>& s, std::error_code ec) {
+  if (ec && !s->error) s->error = ec;
+  s->out.clear();
+  s->given_index = s->given_offset = 0;
+  service_reads(s);
+  service_writes(*s);
+  if (s->response_waiter) {
+    s->response_waiter.complete(ec ? ec : make_error_code(errc::stream_reset), ClientResponse());
+  }
+}
+
+// ------------------------------------------------------------------ handle operations
+
+void Driver::accept(Completion<void(std::error_code, ServerRequest, ServerResponse)> c) {
+  if (!ready_.empty()) {
+    auto s = std::move(ready_.front());
+    ready_.pop_front();
+    return c.complete({}, ServerOps::request(s), ServerOps::response(s));
+  }
+  if (closed_) return c.complete(close_error_, ServerRequest(), ServerResponse());
+  accept_waiters_.push_back(std::move(c));
+}
+
+void Driver::request(Fields f, std::optional<Buffer> body,
+                     Completion<void(std::error_code, ClientResponse)> c) {
+  if (closed_) return c.complete(close_error_, ClientResponse());
+  if (going_away_) return c.complete(make_error_code(errc::going_away), ClientResponse());
+  pending_.push_back({std::move(f), std::move(body), std::move(c), {}});
+  try_open();
+  wake();
+}
+
+void Driver::open(Fields f, Completion<void(std::error_code, ClientRequest)> c) {
+  if (closed_) return c.complete(close_error_, ClientRequest());
+  if (going_away_) return c.complete(make_error_code(errc::going_away), ClientRequest());
+  pending_.push_back({std::move(f), std::nullopt, {}, std::move(c)});
+  try_open();
+  wake();
+}
+
+void Driver::try_open() {
+  while (!pending_.empty() && conn_ && h3_ && !closed_) {
+    std::error_code ec;
+    const int64_t id = conn_->open_bidi_stream(ec);
+    if (ec == errc::stream_limit) return;  // retried when the server raises its limit
+    PendingOpen p = std::move(pending_.front());
+    pending_.pop_front();
+    if (ec) {
+      if (p.response) p.response.complete(ec, ClientResponse());
+      if (p.opened) p.opened.complete(ec, ClientRequest());
+      continue;
+    }
+    auto s = std::make_shared<Stream>(shared_from_this(), id);
+    streams_.emplace(id, s);
+    const bool streaming = static_cast<bool>(p.opened);
+    const bool has_body = streaming || p.body.has_value();
+    if (p.body) {
+      s->queued = p.body->size();
+      if (!p.body->empty()) s->out.push_back(std::move(*p.body));
+      s->finish_requested = true;
+    }
+    s->submitted = h3_->submit_request(id, p.fields, has_body);
+    if (!s->submitted) {
+      const auto bad = make_error_code(errc::malformed_message);
+      std::error_code ignored;
+      conn_->stream_reset(id, kInternalError, ignored);
+      streams_.erase(id);
+      if (p.response) p.response.complete(bad, ClientResponse());
+      if (p.opened) p.opened.complete(bad, ClientRequest());
+      continue;
+    }
+    if (streaming) {
+      p.opened.complete({}, ClientOps::request(s));
+    } else {
+      s->response_waiter = std::move(p.response);
+    }
+  }
+}
+
+void Driver::read_some(const std::shared_ptr<Stream>& s, asio::mutable_buffer buf,
+                       Completion<void(std::error_code, size_t)> c) {
+  if (s->read_some || s->read_all) {
+    return c.complete(make_error_code(errc::invalid_argument), 0);  // one read at a time
+  }
+  s->read_some = Stream::ReadSome{buf, std::move(c)};
+  service_reads(s);
+}
+
+void Driver::read_all(const std::shared_ptr<Stream>& s, size_t limit,
+                      Completion<void(std::error_code, std::string)> c) {
+  if (s->read_some || s->read_all) {
+    return c.complete(make_error_code(errc::invalid_argument), std::string());
+  }
+  s->read_all = Stream::ReadAll{limit, {}, std::move(c)};
+  service_reads(s);
+}
+
+void Driver::write(const std::shared_ptr<Stream>& s, Buffer data,
+                   Completion<void(std::error_code)> c) {
+  if (s->error) return c.complete(s->error);
+  if (s->stopped) return c.complete(make_error_code(errc::stream_stopped));
+  if (s->finish_requested || s->write_reset)
+    return c.complete(make_error_code(errc::stream_finished));
+  if (!data.empty()) {
+    s->queued += data.size();
+    s->out.push_back(std::move(data));
+  }
+  if (s->submitted && h3_) {
+    h3_->resume(s->id);
+    wake();
+  }
+  s->write_waiters.push_back(std::move(c));
+  service_writes(*s);
+}
+
+void Driver::finish(const std::shared_ptr<Stream>& s, Fields trailers,
+                    Completion<void(std::error_code)> c) {
+  if (s->error) return c.complete(s->error);
+  if (s->stopped) return c.complete(make_error_code(errc::stream_stopped));
+  if (s->finish_requested || s->write_reset)
+    return c.complete(make_error_code(errc::stream_finished));
+  if (!s->submitted) return c.complete(make_error_code(errc::invalid_argument));  // no headers yet
+  s->finish_requested = true;
+  s->finish_waiter = std::move(c);
+  if (!trailers.empty()) {
+    s->has_trailers = true;
+    if (!h3_->submit_trailers(s->id, trailers)) {
+      s->finish_waiter.complete(make_error_code(errc::malformed_message));
+      return reset_stream(s, kInternalError);
+    }
+  }
+  h3_->resume(s->id);
+  wake();
+}
+
+void Driver::send_headers(const std::shared_ptr<Stream>& s, int status, Fields fields,
+                          Completion<void(std::error_code)> c) {
+  if (s->error) return c.complete(s->error);
+  if (!server_ || s->submitted || status < 100 || status > 999) {
+    return c.complete(make_error_code(errc::invalid_argument));
+  }
+  if (s->stopped || s->write_reset) return c.complete(make_error_code(errc::stream_stopped));
+  fields.insert(fields.begin(), Field{":status", std::to_string(status)});
+  const bool ok = status < 200 ? h3_->submit_info(s->id, fields)
+                               : h3_->submit_response(s->id, fields, /*has_body=*/true);
+  if (!ok) return c.complete(make_error_code(errc::malformed_message));
+  if (status >= 200) s->submitted = true;
+  wake();
+  c.complete({});
+}
+
+void Driver::response(const std::shared_ptr<Stream>& s,
+                      Completion<void(std::error_code, ClientResponse)> c) {
+  if (s->headers_done) return c.complete({}, ClientOps::response(s));
+  if (s->error) return c.complete(s->error, ClientResponse());
+  s->response_waiter = std::move(c);
+}
+
+void Driver::reset_stream(const std::shared_ptr<Stream>& s, uint64_t code) {
+  if (s->write_reset || s->closed || !conn_) return;
+  s->write_reset = true;
+  std::error_code ignored;
+  if (h3_) h3_->shutdown_write(s->id);
+  conn_->stream_reset(s->id, code, ignored);
+  s->out.clear();
+  s->given_index = s->given_offset = 0;
+  s->queued = 0;
+  service_writes(*s);
+  wake();
+}
+
+void Driver::stop_reading(const std::shared_ptr<Stream>& s, uint64_t code) {
+  if (s->read_stopped || s->fin || s->closed || !conn_) return;
+  s->read_stopped = true;
+  std::error_code ignored;
+  if (h3_) h3_->shutdown_read(s->id);
+  conn_->stream_stop_sending(s->id, code, ignored);
+  credit(*s, static_cast<size_t>(s->uncredited));
+  s->body.clear();
+  s->body_off = 0;
+  wake();
+}
+
+void Driver::set_priority(const std::shared_ptr<Stream>& s, const Priority& p) {
+  if (h3_ && !s->closed) h3_->set_priority(s->id, p);
+}
+
+Priority Driver::priority(const Stream& s) const {
+  return h3_ && !s.closed ? h3_->priority(s.id) : Priority{};
+}
+
+void Driver::complete_response(const std::shared_ptr<Stream>& s) {
+  if (s->error || s->write_reset || s->stopped) return;
+  if (!s->submitted) {
+    send_headers(s, 500, {{"content-length", "0"}}, {});
+  }
+  if (s->submitted && !s->finish_requested) finish(s, {}, {});
+  // A request body nobody read: tell the client to stop (RFC 9114 §4.1.1, H3_NO_ERROR).
+  if (!s->fin && !s->reset) stop_reading(s, kNoError);
+}
+
+void Driver::shutdown() {
+  if (!server_ || shutting_down_ || closed_ || !h3_) return;
+  shutting_down_ = true;
+  h3_->submit_shutdown_notice();
+  wake();
+  timer_ = std::make_unique<asio::steady_timer>(ex_, kGoawayGap);
+  timer_->async_wait([w = weak_from_this()](const asio::error_code& e) {
+    auto self = w.lock();
+    if (e || !self || self->closed_) return;
+    self->h3_->shutdown();
+    self->goaway_final_ = true;
+    self->wake();
+    self->maybe_finish_shutdown();
+    // Requests still running after the drain period are cut off.
+    self->timer_->expires_after(self->settings_.drain_timeout);
+    self->timer_->async_wait([w](const asio::error_code& e2) {
+      auto me = w.lock();
+      if (!e2 && me && !me->closed_) me->close(kNoError);
+    });
+  });
+}
+
+size_t Driver::active_requests() const {
+  size_t n = 0;
+  for (const auto& [id, s] : streams_)
+    n += is_request_stream(id) && !s->rejected;
+  return n;
+}
+
+void Driver::maybe_finish_shutdown() {
+  if (goaway_final_ && !closed_ && conn_ && active_requests() == 0) {
+    conn_->close(kNoError, "graceful shutdown");
+  }
+}
+
+void Driver::close(uint64_t code) {
+  if (conn_ && !closed_) {
+    conn_->close(code);
+    wake();
+  }
+}
+
+}  // namespace asioquic::h3::detail

@@ -1,0 +1,207 @@
+// H3Driver internals: the per-connection Driver (ApplicationOverQuic logic over nghttp3, and the
+// SendSource that feeds nghttp3's bytes straight into packets) and the per-stream state behind
+// the public handles.
+//
+// Threading: all state here is touched only on the connection's executor (the router strand):
+// by the worker's callbacks, and by handle operations posted there (ops.cpp).
+#pragma once
+
+#include <array>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <asio/steady_timer.hpp>
+
+#include "asioquic/h3/client.hpp"
+#include "asioquic/h3/server.hpp"
+#include "engine/h3_conn.hpp"
+
+namespace asioquic::h3::detail {
+
+using asioquic::detail::Completion;
+
+class Driver;
+
+class Stream {
+ public:
+  Stream(std::shared_ptr<Driver> d, int64_t stream_id) : driver(std::move(d)), id(stream_id) {}
+
+  std::shared_ptr<Driver> driver;
+  const int64_t id;
+
+  // ----- the incoming message (request on a server, response on a client)
+  Fields headers;
+  Fields trailers;
+  int status = 0;
+  uint64_t field_bytes = 0;
+  bool rejected = false;      // we reset it (limits); no handle ever sees it
+  bool headers_done = false;  // the final header section is complete
+  bool has_body = true;
+  std::vector<uint8_t> body;  // received, not yet read
+  size_t body_off = 0;
+  uint64_t uncredited = 0;  // body bytes received but not yet credited to flow control
+  bool fin = false;         // the peer finished sending
+  bool reset = false;       // the peer reset its side
+  uint64_t reset_code = 0;
+  bool read_stopped = false;
+  struct ReadSome {
+    asio::mutable_buffer buf;
+    Completion<void(std::error_code, size_t)> done;
+  };
+  struct ReadAll {
+    size_t limit;
+    std::string acc;
+    Completion<void(std::error_code, std::string)> done;
+  };
+  std::optional<ReadSome> read_some;
+  std::optional<ReadAll> read_all;
+  Completion<void(std::error_code, ClientResponse)> response_waiter;
+
+  // ----- the outgoing message
+  bool submitted = false;  // the engine has this stream's header section and body provider
+  std::deque<Buffer> out;  // from the oldest unacknowledged byte
+  size_t given_index = 0;  // first buffer not entirely handed to the engine
+  size_t given_offset = 0;
+  uint64_t acked_front = 0;  // acknowledged bytes of out.front()
+  uint64_t queued = 0;       // bytes in `out` not yet acknowledged
+  bool finish_requested = false;
+  bool has_trailers = false;
+  bool eof_given = false;
+  bool stopped = false;      // the peer sent STOP_SENDING
+  bool write_reset = false;  // we reset our side
+  std::deque<Completion<void(std::error_code)>> write_waiters;
+  Completion<void(std::error_code)> finish_waiter;
+
+  bool closed = false;    // the engine closed the stream
+  std::error_code error;  // why it ended early (connection closed, reset, ...)
+};
+
+/// Makes the public handles (their constructors are private to these).
+struct ServerOps {
+  static ServerRequest request(std::shared_ptr<Stream> s) { return ServerRequest(std::move(s)); }
+  static ServerResponse response(std::shared_ptr<Stream> s) { return ServerResponse(std::move(s)); }
+  static const std::shared_ptr<Stream>& stream(const ServerResponse& r) { return r.s_; }
+};
+struct ClientOps {
+  static ClientResponse response(std::shared_ptr<Stream> s) { return ClientResponse(std::move(s)); }
+  static ClientRequest request(std::shared_ptr<Stream> s) { return ClientRequest(std::move(s)); }
+  static ClientH3Controller controller(std::shared_ptr<Driver> d, ConnectionHandle conn) {
+    return ClientH3Controller(std::move(d), std::move(conn));
+  }
+};
+
+class Driver final : public std::enable_shared_from_this<Driver>,
+                     public engine::H3Events,
+                     public SendSource {
+ public:
+  Driver(bool server, const Settings& settings, asio::any_io_executor ex);
+
+  // ----- ApplicationOverQuic, forwarded by ServerH3Driver / ClientH3Driver
+  std::error_code on_established(Connection& conn);
+  std::error_code on_writes(Connection& conn);
+  void on_close(std::error_code result);
+  void on_stream_data(Connection& conn, int64_t id, std::span<const uint8_t> data, bool fin);
+  void on_quic_reset(int64_t id, uint64_t code);
+  void on_quic_stop_sending(int64_t id, uint64_t code);
+  void on_quic_closed(int64_t id, uint64_t code);
+
+  // ----- SendSource
+  bool next(StreamChunk& out) override;
+  void written(int64_t id, size_t n, bool fin) override;
+  void blocked(int64_t id) override;
+  void unblocked(int64_t id) override;
+  void acked(int64_t id, uint64_t offset, uint64_t len) override;
+
+  // ----- operations of the handles (on the executor)
+  void accept(Completion<void(std::error_code, ServerRequest, ServerResponse)> c);
+  void request(Fields f, std::optional<Buffer> body,
+               Completion<void(std::error_code, ClientResponse)> c);
+  void open(Fields f, Completion<void(std::error_code, ClientRequest)> c);
+  void read_some(const std::shared_ptr<Stream>& s, asio::mutable_buffer buf,
+                 Completion<void(std::error_code, size_t)> c);
+  void read_all(const std::shared_ptr<Stream>& s, size_t limit,
+                Completion<void(std::error_code, std::string)> c);
+  void write(const std::shared_ptr<Stream>& s, Buffer data, Completion<void(std::error_code)> c);
+  void finish(const std::shared_ptr<Stream>& s, Fields trailers,
+              Completion<void(std::error_code)> c);
+  void send_headers(const std::shared_ptr<Stream>& s, int status, Fields fields,
+                    Completion<void(std::error_code)> c);
+  void response(const std::shared_ptr<Stream>& s,
+                Completion<void(std::error_code, ClientResponse)> c);
+  void reset_stream(const std::shared_ptr<Stream>& s, uint64_t code);
+  void stop_reading(const std::shared_ptr<Stream>& s, uint64_t code);
+  void set_priority(const std::shared_ptr<Stream>& s, const Priority& p);
+  Priority priority(const Stream& s) const;
+  /// Completes what a returning server handler left open (see serve()).
+  void complete_response(const std::shared_ptr<Stream>& s);
+  void shutdown();
+  void close(uint64_t code);
+
+  const asio::any_io_executor& executor() const noexcept { return ex_; }
+  void set_executor(asio::any_io_executor ex) { ex_ = std::move(ex); }
+  bool is_server() const noexcept { return server_; }
+
+ private:
+  // engine::H3Events
+  void on_begin_fields(int64_t id, bool trailer) override;
+  void on_field(int64_t id, std::string_view name, std::string_view value, bool trailer) override;
+  void on_end_fields(int64_t id, bool trailer, bool fin) override;
+  void on_body(int64_t id, std::span<const uint8_t> data) override;
+  void on_consumed(int64_t id, size_t n) override;
+  void on_end_stream(int64_t id) override;
+  void on_stream_close(int64_t id, uint64_t code) override;
+  void on_body_acked(int64_t id, uint64_t n) override;
+  void on_stop_sending_wanted(int64_t id, uint64_t code) override;
+  void on_reset_wanted(int64_t id, uint64_t code) override;
+  void on_goaway(int64_t id) override;
+  ptrdiff_t read_body(int64_t id, std::span<iovec> vec, bool& eof, bool& trailers) override;
+
+  bool ensure_engine(Connection& conn);
+  std::shared_ptr<Stream> find(int64_t id) const;
+  void fail_connection(ptrdiff_t liberr);
+  void reject(const std::shared_ptr<Stream>& s, uint64_t code);
+  void deliver_request(const std::shared_ptr<Stream>& s);
+  void service_reads(const std::shared_ptr<Stream>& s);
+  void service_writes(Stream& s);
+  void end_stream_with(const std::shared_ptr<Stream>& s, std::error_code ec);
+  void credit(Stream& s, size_t n);
+  void try_open();
+  void maybe_finish_shutdown();
+  size_t active_requests() const;
+  void wake();
+
+  const bool server_;
+  const Settings settings_;
+  asio::any_io_executor ex_;
+  std::unique_ptr<engine::H3Conn> h3_;
+  Connection* conn_ = nullptr;
+  bool closed_ = false;
+  std::error_code close_error_;
+  std::unordered_map<int64_t, std::shared_ptr<Stream>> streams_;
+  std::array<iovec, 16> iov_{};
+
+  // server
+  std::deque<std::shared_ptr<Stream>> ready_;
+  std::deque<Completion<void(std::error_code, ServerRequest, ServerResponse)>> accept_waiters_;
+  uint64_t requests_seen_ = 0;
+  bool shutting_down_ = false;
+  bool goaway_final_ = false;
+  std::unique_ptr<asio::steady_timer> timer_;  // post-accept timeout, then GOAWAY steps
+
+  // client
+  struct PendingOpen {
+    Fields fields;
+    std::optional<Buffer> body;
+    Completion<void(std::error_code, ClientResponse)> response;
+    Completion<void(std::error_code, ClientRequest)> opened;
+  };
+  std::deque<PendingOpen> pending_;
+  bool going_away_ = false;
+  int64_t goaway_id_ = -1;
+};
+
+}  // namespace asioquic::h3::detail
