@@ -59,7 +59,7 @@ void ClientH3Controller::open(
 void ClientH3Controller::shutdown() const {
   // A client has nothing to drain but its own requests: stop taking new ones and close when
   // the running ones are done.
-  asio::post(d_->executor(), [d = d_] { d->shutdown(); });
+  asio::post(d_->executor(), [d = d_] { d->shutdown(std::chrono::hours(24)); });
 }
 
 void ClientH3Controller::close(uint64_t code) const {

@@ -218,7 +218,7 @@ void Driver::deliver_request(const std::shared_ptr<Stream>& s) {
   ++requests_seen_;
   const uint64_t max = settings_.max_requests_per_connection;
   if (shutting_down_ || (max && requests_seen_ > max)) return reject(s, kRequestRejected);
-  if (max && requests_seen_ == max) shutdown();  // this one is served; then GOAWAY
+  if (max && requests_seen_ == max) shutdown(settings_.drain_timeout);  // served; then GOAWAY
   if (!accept_waiters_.empty()) {
     auto c = std::move(accept_waiters_.front());
     accept_waiters_.pop_front();
@@ -625,13 +625,20 @@ void Driver::complete_response(const std::shared_ptr<Stream>& s) {
   if (!s->fin && !s->reset) stop_reading(s, kNoError);
 }
 
-void Driver::shutdown() {
-  if (!server_ || shutting_down_ || closed_ || !h3_) return;
+void Driver::shutdown(std::chrono::milliseconds drain) {
+  if (shutting_down_ || closed_ || !h3_) return;
   shutting_down_ = true;
+  if (!server_) {
+    // A client has no GOAWAY of its own to send: refuse new requests, let the running ones end.
+    going_away_ = true;
+    goaway_final_ = true;
+    maybe_finish_shutdown();
+    return;
+  }
   h3_->submit_shutdown_notice();
   wake();
   timer_ = std::make_unique<asio::steady_timer>(ex_, kGoawayGap);
-  timer_->async_wait([w = weak_from_this()](const asio::error_code& e) {
+  timer_->async_wait([w = weak_from_this(), drain](const asio::error_code& e) {
     auto self = w.lock();
     if (e || !self || self->closed_) return;
     self->h3_->shutdown();
@@ -639,7 +646,7 @@ void Driver::shutdown() {
     self->wake();
     self->maybe_finish_shutdown();
     // Requests still running after the drain period are cut off.
-    self->timer_->expires_after(self->settings_.drain_timeout);
+    self->timer_->expires_after(drain);
     self->timer_->async_wait([w](const asio::error_code& e2) {
       auto me = w.lock();
       if (!e2 && me && !me->closed_) me->close(kNoError);

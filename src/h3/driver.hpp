@@ -138,12 +138,14 @@ class Driver final : public std::enable_shared_from_this<Driver>,
   Priority priority(const Stream& s) const;
   /// Completes what a returning server handler left open (see serve()).
   void complete_response(const std::shared_ptr<Stream>& s);
-  void shutdown();
+  /// Graceful close: GOAWAY (server), in-flight requests get `drain` to finish.
+  void shutdown(std::chrono::milliseconds drain);
   void close(uint64_t code);
 
   const asio::any_io_executor& executor() const noexcept { return ex_; }
   void set_executor(asio::any_io_executor ex) { ex_ = std::move(ex); }
   bool is_server() const noexcept { return server_; }
+  std::chrono::milliseconds drain_timeout() const noexcept { return settings_.drain_timeout; }
 
  private:
   // engine::H3Events

@@ -4,7 +4,11 @@
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
+
+#include <mutex>
+#include <vector>
 
 #include "h3/driver.hpp"
 
@@ -78,8 +82,8 @@ void ServerH3Controller::accept(
   asio::post(d->executor(), [d, c = std::move(c)]() mutable { d->accept(std::move(c)); });
 }
 
-void ServerH3Controller::shutdown() const {
-  asio::post(d_->executor(), [d = d_] { d->shutdown(); });
+void ServerH3Controller::shutdown(std::optional<std::chrono::milliseconds> drain) const {
+  asio::post(d_->executor(), [d = d_, drain] { d->shutdown(drain.value_or(d->drain_timeout())); });
 }
 
 void ServerH3Controller::close(uint64_t code) const {
@@ -160,25 +164,96 @@ asio::awaitable<void> run_handler(std::shared_ptr<Handler> handler, ServerReques
   }
 }
 
-asio::awaitable<void> serve_connection(ServerH3Controller ctl, std::shared_ptr<Handler> handler) {
+}  // namespace
+
+struct Server::Impl {
+  Listener listener;
+  Settings settings;
+  std::shared_ptr<Handler> handler;
+  std::mutex m;
+  std::vector<ServerH3Controller> live;  // connections being served
+  bool stopping = false;
+
+  static asio::awaitable<void> serve_connection(std::shared_ptr<Impl> self,
+                                                ServerH3Controller ctl) {
+    for (;;) {
+      auto [ec, req, res] = co_await ctl.async_accept(as_tuple(asio::use_awaitable));
+      if (ec) break;
+      asio::co_spawn(ctl.executor(), run_handler(self->handler, std::move(req), std::move(res)),
+                     asio::detached);
+    }
+    std::lock_guard lock(self->m);
+    std::erase_if(self->live, [&](const ServerH3Controller& c) { return c.same_as(ctl); });
+  }
+};
+
+Server::Server(Listener listener, Settings settings, Handler handler)
+    : impl_(std::make_shared<Impl>()) {
+  impl_->listener = std::move(listener);
+  impl_->settings = std::move(settings);
+  impl_->handler = std::make_shared<Handler>(std::move(handler));
+}
+
+asio::awaitable<void> Server::run() const {
+  auto self = impl_;
   for (;;) {
-    auto [ec, req, res] = co_await ctl.async_accept(as_tuple(asio::use_awaitable));
-    if (ec) co_return;
-    asio::co_spawn(ctl.executor(), run_handler(handler, std::move(req), std::move(res)),
-                   asio::detached);
+    auto [ec, incoming] = co_await self->listener.async_accept(as_tuple(asio::use_awaitable));
+    if (ec) break;
+    auto ctl = start(std::move(incoming), self->settings);
+    {
+      std::lock_guard lock(self->m);
+      if (self->stopping) {
+        ctl.close(kNoError);
+        continue;
+      }
+      self->live.push_back(ctl);
+    }
+    asio::co_spawn(ctl.executor(), Impl::serve_connection(self, ctl), asio::detached);
+  }
+  // The listener is closed: wait for the connections still running. They end on other
+  // executors, so poll rather than share a timer across threads.
+  asio::steady_timer poll(co_await asio::this_coro::executor);
+  for (;;) {
+    {
+      std::lock_guard lock(self->m);
+      if (self->live.empty()) co_return;
+    }
+    poll.expires_after(std::chrono::milliseconds(20));
+    co_await poll.async_wait(as_tuple(asio::use_awaitable));
   }
 }
 
-}  // namespace
+void Server::shutdown(std::chrono::milliseconds drain) const {
+  std::vector<ServerH3Controller> live;
+  {
+    std::lock_guard lock(impl_->m);
+    impl_->stopping = true;
+    live = impl_->live;
+  }
+  impl_->listener.close();
+  for (auto& c : live)
+    c.shutdown(drain);
+}
+
+void Server::stop(uint64_t code) const {
+  std::vector<ServerH3Controller> live;
+  {
+    std::lock_guard lock(impl_->m);
+    impl_->stopping = true;
+    live = impl_->live;
+  }
+  impl_->listener.close();
+  for (auto& c : live)
+    c.close(code);
+}
+
+size_t Server::connections() const {
+  std::lock_guard lock(impl_->m);
+  return impl_->live.size();
+}
 
 asio::awaitable<void> serve(Listener listener, Settings settings, Handler handler) {
-  auto shared = std::make_shared<Handler>(std::move(handler));
-  for (;;) {
-    auto [ec, incoming] = co_await listener.async_accept(as_tuple(asio::use_awaitable));
-    if (ec) co_return;
-    auto ctl = start(std::move(incoming), settings);
-    asio::co_spawn(ctl.executor(), serve_connection(ctl, shared), asio::detached);
-  }
+  co_await Server(std::move(listener), std::move(settings), std::move(handler)).run();
 }
 
 }  // namespace asioquic::h3

@@ -40,7 +40,9 @@ std::string Cid::hex() const {
 
 size_t CidHash::operator()(const Cid& c) const noexcept {
   static const HashKey key;
-  uint64_t h = key.k0 ^ c.len;
+  // The length is mixed in on its own: XORed into the first word's lane, (len, byte 0) pairs
+  // with equal XOR would collide whatever the key.
+  uint64_t h = mix(key.k0 ^ c.len);
   for (size_t i = 0; i < Cid::kMaxLen; i += 8) {
     uint64_t w = 0;  // bytes past len are zero in every Cid, so they hash consistently
     std::memcpy(&w, c.bytes.data() + i, i + 8 <= Cid::kMaxLen ? 8 : Cid::kMaxLen - i);

@@ -9,8 +9,10 @@
 //   }), asio::detached);
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <system_error>
 #include <utility>
@@ -112,12 +114,14 @@ class ServerH3Controller {
         token);
   }
 
-  /// Graceful shutdown: GOAWAY now; requests already received finish (up to
+  /// Graceful shutdown: GOAWAY now; requests already received finish (up to `drain`, default
   /// Settings::drain_timeout), new ones are refused, then the connection closes.
-  void shutdown() const;
+  void shutdown(std::optional<std::chrono::milliseconds> drain = std::nullopt) const;
   /// Closes the connection at once with an HTTP/3 error code.
   void close(uint64_t code = kNoError) const;
   asio::any_io_executor executor() const { return executor_of(d_); }
+  /// True if both control the same connection.
+  bool same_as(const ServerH3Controller& o) const noexcept { return d_ == o.d_; }
 
  private:
   friend class ServerH3Driver;
@@ -160,10 +164,35 @@ ServerH3Controller start(IncomingConnection incoming, const Settings& settings =
 
 using Handler = std::function<asio::awaitable<void>(ServerRequest, ServerResponse)>;
 
-/// Accepts connections from `listener` and serves each request with `handler`, a coroutine run
-/// on the request's connection executor. A handler that returns without finishing the response
-/// gets it finished (500 if nothing was sent; end of body otherwise); one that throws gets its
-/// stream reset with H3_INTERNAL_ERROR. Returns when the listener is closed.
+/// An HTTP/3 server over a Listener: accepts connections and serves each request with the
+/// handler, a coroutine run on the request's connection executor. A handler that returns without
+/// finishing its response gets it finished (500 if nothing was sent, else the end of the body);
+/// one that throws gets its stream reset with H3_INTERNAL_ERROR.
+///
+/// Copyable handle; shutdown() and stop() may be called from any thread.
+class Server {
+ public:
+  Server(Listener listener, Settings settings, Handler handler);
+
+  /// Serves until the listener is closed (by shutdown(), stop() or Listener::close()) and every
+  /// connection has ended.
+  asio::awaitable<void> run() const;
+
+  /// Graceful: stop accepting, send GOAWAY on every connection, let requests in flight finish
+  /// for up to `drain` (then those connections are closed).
+  void shutdown(std::chrono::milliseconds drain) const;
+  /// Stop accepting and close every connection now with `code`.
+  void stop(uint64_t code = kNoError) const;
+  /// Connections currently served.
+  size_t connections() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+/// Server(listener, settings, handler).run(): serves until the listener is closed and the
+/// connections have ended.
 asio::awaitable<void> serve(Listener listener, Settings settings, Handler handler);
 
 }  // namespace asioquic::h3
