@@ -27,10 +27,16 @@ std::error_code validate(const Settings& s, std::string* what) {
   }
   if (s.keep_alive < milliseconds(0)) return fail(what, "keep_alive: negative");
   if (s.initial_max_data == 0) return fail(what, "initial_max_data: must be > 0");
+  // RFC 9000 §18: transport parameters are varints; ngtcp2 aborts on values of 2^62 or more.
+  constexpr uint64_t kMaxVarint = (uint64_t{1} << 62) - 1;
+  if (s.initial_max_data > kMaxVarint) return fail(what, "initial_max_data: at most 2^62 - 1");
   if (s.max_data_window < s.initial_max_data) {
     return fail(what, "max_data_window: must be >= initial_max_data");
   }
   if (s.initial_max_stream_data == 0) return fail(what, "initial_max_stream_data: must be > 0");
+  if (s.initial_max_stream_data > kMaxVarint) {
+    return fail(what, "initial_max_stream_data: at most 2^62 - 1");
+  }
   if (s.max_stream_data_window < s.initial_max_stream_data) {
     return fail(what, "max_stream_data_window: must be >= initial_max_stream_data");
   }

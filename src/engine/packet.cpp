@@ -3,6 +3,7 @@
 #include <ngtcp2/ngtcp2.h>
 #include <ngtcp2/ngtcp2_crypto.h>
 
+#include <array>
 #include <chrono>
 
 #include "engine/random.hpp"
@@ -44,14 +45,18 @@ ParseResult parse_header(std::span<const uint8_t> pkt, size_t short_dcid_len, He
     out.form = HeaderInfo::Form::short_header;
     return ParseResult::ok;
   }
+  // Before the VN case too: a VN to us echoes our CIDs, and callers copy an ok DCID into a Cid.
+  if (vc.dcidlen > NGTCP2_MAX_CIDLEN || vc.scidlen > NGTCP2_MAX_CIDLEN) {
+    return ParseResult::invalid;
+  }
   if (vc.version == 0) {
     out.form = HeaderInfo::Form::version_negotiation;
     return ParseResult::ok;
   }
-  if (vc.dcidlen > NGTCP2_MAX_CIDLEN || vc.scidlen > NGTCP2_MAX_CIDLEN) {
-    return ParseResult::invalid;
-  }
-  switch ((pkt[0] >> 4) & 0x3) {
+  unsigned type = (pkt[0] >> 4) & 0x3;
+  // ngtcp2 0.12 also speaks the v2 draft, which rotates the long packet types by one.
+  if (vc.version == NGTCP2_PROTO_VER_V2_DRAFT) type = (type + 3) & 0x3;
+  switch (type) {
     case 0:
       out.form = HeaderInfo::Form::initial;
       break;
@@ -81,13 +86,17 @@ bool check_initial(std::span<const uint8_t> pkt, std::span<const uint8_t>& token
 }
 
 size_t write_version_negotiation(std::span<uint8_t> out, std::span<const uint8_t> dcid,
-                                 std::span<const uint8_t> scid) {
-  uint8_t unused;
-  random_bytes({&unused, 1});
-  // Offer v1 plus a reserved (greased) version, so clients can't come to rely on the list.
-  const uint32_t versions[] = {kQuicV1, 0x1a2a3a4a};
+                                 std::span<const uint8_t> scid, uint32_t client_version) {
+  std::array<uint8_t, 5> rnd;
+  random_bytes(rnd);
+  // Offer v1 plus a random reserved version (0x?a?a?a?a, RFC 9000 §15) so clients can't come to
+  // rely on the list. It must differ from the client's: a client ignores a VN naming its own.
+  uint32_t grease = 0;
+  for (int i = 0; i < 4; ++i) grease = (grease << 8) | ((rnd[i] & 0xf0) | 0x0a);
+  if (grease == client_version) grease ^= 0x10000000;
+  const uint32_t versions[] = {kQuicV1, grease};
   const auto n =
-      ngtcp2_pkt_write_version_negotiation(out.data(), out.size(), unused & 0x7f, scid.data(),
+      ngtcp2_pkt_write_version_negotiation(out.data(), out.size(), rnd[4] & 0x7f, scid.data(),
                                            scid.size(), dcid.data(), dcid.size(), versions, 2);
   return n > 0 ? static_cast<size_t>(n) : 0;
 }

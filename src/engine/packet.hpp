@@ -33,7 +33,8 @@ enum class ParseResult {
 
 /// Parses the invariant header fields (RFC 8999) of `pkt`. `short_dcid_len` is the length of the
 /// CIDs this endpoint issues (short headers carry no length). No allocation; `out` points into
-/// `pkt`. A DCID over 20 bytes in a v1 long header is invalid.
+/// `pkt`. A CID over 20 bytes is invalid, unless the version is one we do not speak; so an ok
+/// result's CIDs always fit a quic::Cid.
 ParseResult parse_header(std::span<const uint8_t> pkt, size_t short_dcid_len, HeaderInfo& out);
 
 /// Checks that a client Initial is acceptable to start a connection (minimum 1200-byte
@@ -42,9 +43,10 @@ ParseResult parse_header(std::span<const uint8_t> pkt, size_t short_dcid_len, He
 bool check_initial(std::span<const uint8_t> pkt, std::span<const uint8_t>& token);
 
 /// Writes a Version Negotiation packet answering a long header with `dcid`/`scid` (swapped, as
-/// RFC 9000 §17.2.1 requires) and listing our versions. Returns its length, 0 on error.
+/// RFC 9000 §17.2.1 requires) and listing our versions plus a reserved one other than
+/// `client_version`. Returns its length, 0 on error.
 size_t write_version_negotiation(std::span<uint8_t> out, std::span<const uint8_t> dcid,
-                                 std::span<const uint8_t> scid);
+                                 std::span<const uint8_t> scid, uint32_t client_version = 0);
 
 // ----- Retry (address validation)
 

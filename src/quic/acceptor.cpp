@@ -38,7 +38,7 @@ void ConnectionAcceptor::on_unknown(InboundPacketRouter& router, const Datagram&
   if (parsed == engine::ParseResult::unsupported_version) {
     // Answering small datagrams would make us an amplifier (RFC 9000 §6.1).
     if (d.data.size() < kMinInitialDatagram) return drop();
-    const size_t n = engine::write_version_negotiation(out, hdr.dcid, hdr.scid);
+    const size_t n = engine::write_version_negotiation(out, hdr.dcid, hdr.scid, hdr.version);
     if (n == 0) return drop();
     reply(router, d, out.data(), n);
     counters_->version_negotiations_sent.fetch_add(1, std::memory_order_relaxed);

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The README's test command. Installs what is needed, then:
+#   1. checks formatting (clang-format),
+#   2. builds Debug and Release with warnings as errors and runs the unit and integration tests,
+#   3. builds with ASan+UBSan and runs the same tests,
+#   4. runs the interop tests against peers we did not write (tests/interop/run.sh).
+# Ends with one line "N passed, N failed" summed over every stage; exits non-zero on any failure.
+#   SKIP_INTEROP=1  skip stage 4      SKIP_SANITIZERS=1  skip stage 3
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+if [ "${SKIP_INTEROP:-0}" = 1 ]; then
+  scripts/install-deps.sh || exit 1
+else
+  scripts/install-deps.sh --interop || exit 1
+fi
+
+passed=0
+failed=0
+stage_failed=()
+
+note_ctest() {  # $1 = stage name, $2 = ctest log
+  local line p f t
+  line=$(grep -E "tests passed, [0-9]+ tests? failed out of [0-9]+" "$2" | tail -n1)
+  if [ -z "$line" ]; then
+    failed=$((failed + 1)); stage_failed+=("$1 (no ctest summary)"); return
+  fi
+  f=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
+  t=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$line")
+  p=$((t - f))
+  passed=$((passed + p)); failed=$((failed + f))
+  [ "$f" = 0 ] || stage_failed+=("$1")
+}
+
+build_and_test() {  # $1 = stage, $2 = build dir, rest = cmake args
+  local stage=$1 dir=$2; shift 2
+  echo "=== $stage: configure and build ($dir)"
+  if ! cmake -S . -B "$dir" -G Ninja -DASIOQUIC_WERROR=ON "$@" >"$dir.configure.log" 2>&1; then
+    cat "$dir.configure.log"; failed=$((failed + 1)); stage_failed+=("$stage (configure)"); return
+  fi
+  if ! ninja -C "$dir" -j"$(nproc)" >"$dir.build.log" 2>&1; then
+    grep -E "error|FAILED" -A5 "$dir.build.log" | head -80
+    failed=$((failed + 1)); stage_failed+=("$stage (build)"); return
+  fi
+  echo "=== $stage: tests"
+  ctest --test-dir "$dir" --output-on-failure -j2 --timeout 600 2>&1 | tee "$dir.test.log" |
+    grep -E "tests passed|Failed|\*\*\*|Timeout" || true
+  note_ctest "$stage" "$dir.test.log"
+}
+
+mkdir -p out
+echo "=== format check"
+if git ls-files '*.cpp' '*.hpp' | xargs clang-format --dry-run --Werror >out/format.log 2>&1; then
+  passed=$((passed + 1))
+else
+  head -40 out/format.log; failed=$((failed + 1)); stage_failed+=("clang-format")
+fi
+
+build_and_test debug out/debug -DCMAKE_BUILD_TYPE=Debug
+build_and_test release out/release -DCMAKE_BUILD_TYPE=Release
+if [ "${SKIP_SANITIZERS:-0}" != 1 ]; then
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  build_and_test asan out/asan -DCMAKE_BUILD_TYPE=Debug "-DASIOQUIC_SANITIZE=address,undefined" \
+    -DASIOQUIC_BUILD_EXAMPLES=OFF -DASIOQUIC_BUILD_TOOLS=OFF
+  unset ASAN_OPTIONS UBSAN_OPTIONS
+fi
+
+if [ "${SKIP_INTEROP:-0}" != 1 ] && [ -x tests/interop/run.sh ]; then
+  echo "=== interop"
+  tests/interop/run.sh "$root/out/release" 2>&1 | tee out/interop.log
+  line=$(grep -E "^interop: [0-9]+ passed, [0-9]+ failed" out/interop.log | tail -n1)
+  if [ -n "$line" ]; then
+    p=$(sed -E 's/^interop: ([0-9]+) passed, ([0-9]+) failed.*/\1/' <<<"$line")
+    f=$(sed -E 's/^interop: ([0-9]+) passed, ([0-9]+) failed.*/\2/' <<<"$line")
+    passed=$((passed + p)); failed=$((failed + f))
+    [ "$f" = 0 ] || stage_failed+=("interop")
+  else
+    failed=$((failed + 1)); stage_failed+=("interop (no summary)")
+  fi
+fi
+
+if [ ${#stage_failed[@]} -gt 0 ]; then echo "failed stages: ${stage_failed[*]}"; fi
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
