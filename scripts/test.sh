@@ -33,6 +33,18 @@ note_ctest() {  # $1 = stage name, $2 = ctest log
   [ "$f" = 0 ] || stage_failed+=("$1")
 }
 
+note_script() {  # $1 = stage, $2 = log whose last "STAGE: N passed, M failed" line counts
+  local line p f
+  line=$(grep -E "^$1: [0-9]+ passed, [0-9]+ failed" "$2" | tail -n1)
+  if [ -z "$line" ]; then
+    failed=$((failed + 1)); stage_failed+=("$1 (no summary)"); return
+  fi
+  p=$(sed -E "s/^$1: ([0-9]+) passed, ([0-9]+) failed.*/\1/" <<<"$line")
+  f=$(sed -E "s/^$1: ([0-9]+) passed, ([0-9]+) failed.*/\2/" <<<"$line")
+  passed=$((passed + p)); failed=$((failed + f))
+  [ "$f" = 0 ] || stage_failed+=("$1")
+}
+
 build_and_test() {  # $1 = stage, $2 = build dir, rest = cmake args
   local stage=$1 dir=$2; shift 2
   echo "=== $stage: configure and build ($dir)"
@@ -59,6 +71,9 @@ fi
 
 build_and_test debug out/debug -DCMAKE_BUILD_TYPE=Debug
 build_and_test release out/release -DCMAKE_BUILD_TYPE=Release
+echo "=== install (find_package and pkg-config consumers)"
+tests/install/run.sh out/release 2>&1 | tee out/install.log
+note_script install out/install.log
 if [ "${SKIP_SANITIZERS:-0}" != 1 ]; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   build_and_test asan out/asan -DCMAKE_BUILD_TYPE=Debug "-DASIOQUIC_SANITIZE=address,undefined" \
@@ -69,15 +84,7 @@ fi
 if [ "${SKIP_INTEROP:-0}" != 1 ] && [ -x tests/interop/run.sh ]; then
   echo "=== interop"
   tests/interop/run.sh "$root/out/release" 2>&1 | tee out/interop.log
-  line=$(grep -E "^interop: [0-9]+ passed, [0-9]+ failed" out/interop.log | tail -n1)
-  if [ -n "$line" ]; then
-    p=$(sed -E 's/^interop: ([0-9]+) passed, ([0-9]+) failed.*/\1/' <<<"$line")
-    f=$(sed -E 's/^interop: ([0-9]+) passed, ([0-9]+) failed.*/\2/' <<<"$line")
-    passed=$((passed + p)); failed=$((failed + f))
-    [ "$f" = 0 ] || stage_failed+=("interop")
-  else
-    failed=$((failed + 1)); stage_failed+=("interop (no summary)")
-  fi
+  note_script interop out/interop.log
 fi
 
 if [ ${#stage_failed[@]} -gt 0 ]; then echo "failed stages: ${stage_failed[*]}"; fi

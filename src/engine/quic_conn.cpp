@@ -121,10 +121,6 @@ struct QuicConn::Callbacks {
     self(ud).events_.on_stream_reset(id, code);
     return 0;
   }
-  static int stream_stop_sending(ngtcp2_conn*, int64_t id, uint64_t code, void* ud, void*) {
-    self(ud).events_.on_stop_sending(id, code);
-    return 0;
-  }
   static int recv_stateless_reset(ngtcp2_conn*, const ngtcp2_pkt_stateless_reset*, void* ud) {
     self(ud).got_stateless_reset_ = true;
     return 0;
@@ -209,7 +205,9 @@ struct QuicConn::Callbacks {
     cb.recv_datagram = recv_datagram;
     cb.lost_datagram = lost_datagram;
     cb.get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb;
-    cb.stream_stop_sending = stream_stop_sending;
+    // Not cb.stream_stop_sending: in 0.12 it reports OUR shutdown_stream_read, not the peer's
+    // STOP_SENDING (0.12 has no callback for that; 1.x adds recv_stop_sending), and forwarding
+    // it as on_stop_sending abandoned our own send side.
     cb.version_negotiation = ngtcp2_crypto_version_negotiation_cb;
     return cb;
   }
