@@ -94,7 +94,9 @@ class ApplicationOverQuic {
   virtual void on_stream_opened(Connection& conn, int64_t id) { (void)conn, (void)id; }
   /// The peer reset a stream it was sending on. The default marks it for stream_recv.
   virtual void on_stream_reset(Connection& conn, int64_t id, uint64_t code);
-  /// The peer asked us to stop sending; the transport has already reset our side.
+  /// The peer asked us to stop sending; the transport has already reset our side. With
+  /// ngtcp2 0.12 this is noticed at the first send after the peer's STOP_SENDING, and `code`
+  /// is 0 (the engine does not report it).
   virtual void on_stop_sending(Connection& conn, int64_t id, uint64_t code) {
     (void)conn, (void)id, (void)code;
   }

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
+#include <utility>
 
 #include "engine/random.hpp"
 #include "engine/tls_context.hpp"
@@ -465,6 +466,9 @@ QuicConn::Status QuicConn::write(TxBatch& b, SendSource& src, DatagramSource& dg
   Status st = Status::ok;
   write_packets(b, src, dgrams, max_segments, ts, st);
   if (b.count) ngtcp2_conn_update_pkt_tx_time(conn_, ts);
+  // Reported only now: during the write sequence no other engine call may be made.
+  for (int64_t id : std::exchange(stopped_by_peer_, {}))
+    events_.on_stop_sending(id, 0);
   return st;
 }
 
@@ -517,9 +521,13 @@ void QuicConn::write_packets(TxBatch& b, SendSource& src, DatagramSource& dgrams
             src.blocked(chunk.stream_id);
             continue;
           case NGTCP2_ERR_STREAM_SHUT_WR:
-          case NGTCP2_ERR_STREAM_NOT_FOUND:
-            // The stream was reset or closed; the source learns it from the stream events.
+            // Sources never offer a stream they reset themselves, so the peer's STOP_SENDING
+            // shut it: ngtcp2 0.12 answers that frame on its own and has no callback for it.
+            stopped_by_peer_.push_back(chunk.stream_id);
             src.blocked(chunk.stream_id);
+            continue;
+          case NGTCP2_ERR_STREAM_NOT_FOUND:
+            src.blocked(chunk.stream_id);  // closed; the source learns it from stream events
             continue;
           default:
             break;

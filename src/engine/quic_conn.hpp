@@ -39,6 +39,8 @@ class ConnEvents {
   virtual void on_stream_acked(int64_t id, uint64_t offset, uint64_t len) = 0;
   virtual void on_stream_closed(int64_t id, uint64_t app_code) = 0;
   virtual void on_stream_reset(int64_t id, uint64_t app_code) = 0;
+  /// The peer sent STOP_SENDING (ngtcp2 0.12 does not report the code: 0 is passed). Seen
+  /// when the engine refuses the stream's next data, so at the first send after it.
   virtual void on_stop_sending(int64_t id, uint64_t app_code) = 0;
   /// The peer raised a stream's flow-control limit.
   virtual void on_stream_unblocked(int64_t id) = 0;
@@ -200,6 +202,7 @@ class QuicConn {
 
   // Statistics the engine does not keep in 0.12.
   std::unordered_set<int64_t> open_streams_;
+  std::vector<int64_t> stopped_by_peer_;  // found during write(), reported after it
   uint64_t lost_on_closed_streams_ = 0;
   uint64_t datagrams_lost_ = 0;
   uint64_t next_dgram_id_ = 0;

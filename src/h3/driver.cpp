@@ -37,6 +37,7 @@ bool Driver::ensure_engine(Connection& conn) {
   conn_ = &conn;
   if (!ex_) ex_ = conn.executor();
   if (h3_) return true;
+  trace_id_ = conn.trace_id();
   engine::H3ConnSettings s;
   s.server = server_;
   s.max_field_section_size = settings_.max_field_section_size;
@@ -67,6 +68,8 @@ std::error_code Driver::on_established(Connection& conn) {
     conn.close(kStreamCreationError, "cannot open HTTP/3 control streams");
     return {};
   }
+  control_bound_ = true;
+  if (server_ && shutting_down_) send_goaway();  // asked for before the control stream existed
   if (server_ && settings_.post_accept_timeout.count() > 0) {
     timer_ = std::make_unique<asio::steady_timer>(ex_, settings_.post_accept_timeout);
     timer_->async_wait([w = weak_from_this()](const asio::error_code& e) {
@@ -86,8 +89,12 @@ std::error_code Driver::on_writes(Connection& conn) {
 }
 
 void Driver::on_close(std::error_code result) {
+  if (closed_) return;
   closed_ = true;
-  close_error_ = result ? result : make_error_code(errc::connection_closed);
+  // H3_NO_ERROR is HTTP/3's clean close.
+  const bool clean =
+      !result || (result.category() == application_category() && result.value() == kNoError);
+  close_error_ = clean ? make_error_code(errc::connection_closed) : result;
   if (timer_) timer_->cancel();
   auto streams = std::move(streams_);
   streams_.clear();
@@ -230,16 +237,21 @@ void Driver::deliver_request(const std::shared_ptr<Stream>& s) {
 
 void Driver::reject(const std::shared_ptr<Stream>& s, uint64_t code) {
   s->rejected = true;
+  s->write_reset = true;
   s->headers.clear();
   s->trailers.clear();
-  if (!conn_) return;
-  std::error_code ignored;
-  conn_->stream_stop_sending(s->id, code, ignored);
-  conn_->stream_reset(s->id, code, ignored);
+  if (conn_) {
+    std::error_code ignored;
+    conn_->stream_stop_sending(s->id, code, ignored);
+    conn_->stream_reset(s->id, code, ignored);
+  }
   if (h3_) {
     h3_->shutdown_read(s->id);
     h3_->shutdown_write(s->id);
   }
+  // A handle already out (a client's request, trailers after a delivered request) learns why
+  // now, not when the peer's side of the stream ends too.
+  if (code == kExcessiveLoad) end_stream_with(s, make_error_code(errc::fields_too_large));
 }
 
 void Driver::on_body(int64_t id, std::span<const uint8_t> data) {
@@ -250,6 +262,11 @@ void Driver::on_body(int64_t id, std::span<const uint8_t> data) {
   }
   if (s->body_off == s->body.size()) {
     s->body.clear();
+    s->body_off = 0;
+  } else if (s->body_off >= s->body.size() / 2) {
+    // Drop what was read: a reader that never quite catches up would otherwise keep every byte
+    // of the body. Waiting for half keeps the moves amortized O(1) per byte.
+    s->body.erase(s->body.begin(), s->body.begin() + static_cast<ptrdiff_t>(s->body_off));
     s->body_off = 0;
   }
   s->body.insert(s->body.end(), data.begin(), data.end());
@@ -278,6 +295,10 @@ void Driver::on_stream_close(int64_t id, uint64_t code) {
     s->reset = true;
     s->reset_code = code;
   }
+  // ngtcp2 0.12 reports no STOP_SENDING from the peer (it resets our side itself): a stream
+  // that closes before we finished or reset our side was stopped by the peer. Without this,
+  // writes after the close succeed into nothing and then wait forever for acknowledgements.
+  if (!s->finish_requested && !s->write_reset) s->stopped = true;
   std::error_code ec;
   if (code == kRequestRejected) {
     ec = make_error_code(errc::request_rejected);
@@ -370,6 +391,10 @@ void Driver::service_reads(const std::shared_ptr<Stream>& s) {
       auto done = std::move(r.done);
       s->read_some.reset();
       done.complete({}, n);
+    } else if (s->read_stopped) {
+      auto done = std::move(r.done);
+      s->read_some.reset();
+      done.complete(make_error_code(errc::operation_aborted), 0);
     } else if (s->fin && !s->reset) {
       auto done = std::move(r.done);
       s->read_some.reset();
@@ -394,7 +419,11 @@ void Driver::service_reads(const std::shared_ptr<Stream>& s) {
       s->body_off += avail;
       credit(*s, avail);
     }
-    if (s->fin && !s->reset) {
+    if (s->read_stopped) {
+      auto done = std::move(r.done);
+      s->read_all.reset();
+      done.complete(make_error_code(errc::operation_aborted), std::string());
+    } else if (s->fin && !s->reset) {
       auto done = std::move(r.done);
       auto acc = std::move(r.acc);
       s->read_all.reset();
@@ -409,10 +438,11 @@ void Driver::service_reads(const std::shared_ptr<Stream>& s) {
 
 void Driver::service_writes(Stream& s) {
   std::error_code ec;
-  if (s.error) {
-    ec = s.error;
-  } else if (s.stopped) {
+  // A writer learns of STOP_SENDING even when the stream also ended otherwise.
+  if (s.stopped) {
     ec = make_error_code(errc::stream_stopped);
+  } else if (s.error) {
+    ec = s.error;
   } else if (s.write_reset) {
     ec = make_error_code(errc::stream_reset);
   }
@@ -430,8 +460,10 @@ void Driver::end_stream_with(const std::shared_ptr<Stream>& s, std::error_code e
   s->given_index = s->given_offset = 0;
   service_reads(s);
   service_writes(*s);
+  // The handle goes along with the error so that reset_code() tells why.
   if (s->response_waiter) {
-    s->response_waiter.complete(ec ? ec : make_error_code(errc::stream_reset), ClientResponse());
+    s->response_waiter.complete(s->error ? s->error : make_error_code(errc::stream_reset),
+                                ClientOps::response(s));
   }
 }
 
@@ -523,10 +555,12 @@ void Driver::read_all(const std::shared_ptr<Stream>& s, size_t limit,
 
 void Driver::write(const std::shared_ptr<Stream>& s, Buffer data,
                    Completion<void(std::error_code)> c) {
-  if (s->error) return c.complete(s->error);
   if (s->stopped) return c.complete(make_error_code(errc::stream_stopped));
+  if (s->error) return c.complete(s->error);
   if (s->finish_requested || s->write_reset)
     return c.complete(make_error_code(errc::stream_finished));
+  // Body bytes before the header section could never be sent.
+  if (!s->submitted) return c.complete(make_error_code(errc::invalid_argument));
   if (!data.empty()) {
     s->queued += data.size();
     s->out.push_back(std::move(data));
@@ -541,8 +575,8 @@ void Driver::write(const std::shared_ptr<Stream>& s, Buffer data,
 
 void Driver::finish(const std::shared_ptr<Stream>& s, Fields trailers,
                     Completion<void(std::error_code)> c) {
-  if (s->error) return c.complete(s->error);
   if (s->stopped) return c.complete(make_error_code(errc::stream_stopped));
+  if (s->error) return c.complete(s->error);
   if (s->finish_requested || s->write_reset)
     return c.complete(make_error_code(errc::stream_finished));
   if (!s->submitted) return c.complete(make_error_code(errc::invalid_argument));  // no headers yet
@@ -578,7 +612,7 @@ void Driver::send_headers(const std::shared_ptr<Stream>& s, int status, Fields f
 void Driver::response(const std::shared_ptr<Stream>& s,
                       Completion<void(std::error_code, ClientResponse)> c) {
   if (s->headers_done) return c.complete({}, ClientOps::response(s));
-  if (s->error) return c.complete(s->error, ClientResponse());
+  if (s->error) return c.complete(s->error, ClientOps::response(s));
   s->response_waiter = std::move(c);
 }
 
@@ -604,6 +638,7 @@ void Driver::stop_reading(const std::shared_ptr<Stream>& s, uint64_t code) {
   credit(*s, static_cast<size_t>(s->uncredited));
   s->body.clear();
   s->body_off = 0;
+  service_reads(s);  // reads waiting for the abandoned body end now
   wake();
 }
 
@@ -626,7 +661,7 @@ void Driver::complete_response(const std::shared_ptr<Stream>& s) {
 }
 
 void Driver::shutdown(std::chrono::milliseconds drain) {
-  if (shutting_down_ || closed_ || !h3_) return;
+  if (shutting_down_ || closed_) return;
   shutting_down_ = true;
   if (!server_) {
     // A client has no GOAWAY of its own to send: refuse new requests, let the running ones end.
@@ -635,10 +670,18 @@ void Driver::shutdown(std::chrono::milliseconds drain) {
     maybe_finish_shutdown();
     return;
   }
+  drain_ = drain;
+  // GOAWAY goes on the control stream, which on_established binds: requests that arrived with
+  // the handshake's last flight may get here first (the request limit), or the handshake may
+  // still be running (Server::shutdown).
+  if (control_bound_) send_goaway();
+}
+
+void Driver::send_goaway() {
   h3_->submit_shutdown_notice();
   wake();
   timer_ = std::make_unique<asio::steady_timer>(ex_, kGoawayGap);
-  timer_->async_wait([w = weak_from_this(), drain](const asio::error_code& e) {
+  timer_->async_wait([w = weak_from_this(), drain = drain_](const asio::error_code& e) {
     auto self = w.lock();
     if (e || !self || self->closed_) return;
     self->h3_->shutdown();

@@ -145,6 +145,9 @@ class Driver final : public std::enable_shared_from_this<Driver>,
   const asio::any_io_executor& executor() const noexcept { return ex_; }
   void set_executor(asio::any_io_executor ex) { ex_ = std::move(ex); }
   bool is_server() const noexcept { return server_; }
+  /// The connection's trace id; set before the first stream exists and constant afterwards, so
+  /// any thread holding a stream may read it.
+  const std::string& trace_id() const noexcept { return trace_id_; }
   std::chrono::milliseconds drain_timeout() const noexcept { return settings_.drain_timeout; }
 
  private:
@@ -173,6 +176,7 @@ class Driver final : public std::enable_shared_from_this<Driver>,
   void credit(Stream& s, size_t n);
   void try_open();
   void maybe_finish_shutdown();
+  void send_goaway();
   size_t active_requests() const;
   void wake();
 
@@ -181,7 +185,9 @@ class Driver final : public std::enable_shared_from_this<Driver>,
   asio::any_io_executor ex_;
   std::unique_ptr<engine::H3Conn> h3_;
   Connection* conn_ = nullptr;
+  std::string trace_id_;
   bool closed_ = false;
+  bool control_bound_ = false;  // our control and QPACK streams exist
   std::error_code close_error_;
   std::unordered_map<int64_t, std::shared_ptr<Stream>> streams_;
   std::array<iovec, 16> iov_{};
@@ -192,6 +198,7 @@ class Driver final : public std::enable_shared_from_this<Driver>,
   uint64_t requests_seen_ = 0;
   bool shutting_down_ = false;
   bool goaway_final_ = false;
+  std::chrono::milliseconds drain_{0};
   std::unique_ptr<asio::steady_timer> timer_;  // post-accept timeout, then GOAWAY steps
 
   // client

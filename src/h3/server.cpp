@@ -36,6 +36,10 @@ bool ServerRequest::has_body() const {
   return s_->has_body;
 }
 
+const std::string& ServerRequest::connection_trace_id() const {
+  return s_->driver->trace_id();
+}
+
 // ------------------------------------------------------------------ ServerResponse
 
 void ServerResponse::respond(const std::shared_ptr<detail::Stream>& s, int status, Fields fields,
@@ -91,6 +95,12 @@ void ServerH3Controller::close(uint64_t code) const {
 }
 
 // ------------------------------------------------------------------ ServerH3Driver
+
+ServerH3Driver::~ServerH3Driver() {
+  // The worker reports on_conn_close only for established connections: one that ended during
+  // its handshake just drops its application, and the controller's waiters must learn it here.
+  d_->on_close(make_error_code(errc::connection_closed));
+}
 
 std::pair<std::shared_ptr<ServerH3Driver>, ServerH3Controller> ServerH3Driver::make(
     asio::any_io_executor connection_executor, const Settings& settings) {

@@ -48,7 +48,8 @@ class ClientRequest : public BodyWriter {
   ClientRequest() = default;
 
   /// Completes when the response's header section arrives (informational 1xx responses are
-  /// skipped). Signature: void(std::error_code, ClientResponse).
+  /// skipped). On errc::stream_reset the response is valid for reset_code().
+  /// Signature: void(std::error_code, ClientResponse).
   template <typename CompletionToken>
   auto async_response(CompletionToken&& token) const {
     return asio::async_initiate<CompletionToken, void(std::error_code, ClientResponse)>(
@@ -74,8 +75,8 @@ class ClientH3Controller {
 
   /// Sends a request with an optional body (nullopt: none) and completes with the response
   /// headers. Errors: errc::going_away (GOAWAY received), errc::request_rejected (not processed;
-  /// safe to retry), errc::stream_reset, errc::connection_closed, ...
-  /// Signature: void(std::error_code, ClientResponse).
+  /// safe to retry), errc::stream_reset (the response is then valid for reset_code()),
+  /// errc::connection_closed, ... Signature: void(std::error_code, ClientResponse).
   template <typename CompletionToken>
   auto async_request(Fields fields, std::optional<Buffer> body, CompletionToken&& token) const {
     return asio::async_initiate<CompletionToken, void(std::error_code, ClientResponse)>(

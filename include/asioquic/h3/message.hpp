@@ -83,7 +83,8 @@ class BodyReader {
   const Fields& trailers() const { return detail::Ops::trailers(s_); }
   /// The peer's RESET_STREAM code after errc::stream_reset.
   uint64_t reset_code() const { return detail::Ops::reset_code(s_); }
-  /// Stops reading: STOP_SENDING(code) and unread bytes are dropped.
+  /// Stops reading: STOP_SENDING(code) and unread bytes are dropped; reads then fail with
+  /// errc::operation_aborted.
   void stop_reading(uint64_t code = kRequestCancelled) const {
     detail::Ops::stop_reading(s_, code);
   }
@@ -100,6 +101,7 @@ class BodyWriter {
  public:
   /// Queues body bytes; completes once the stream has room for more (Settings::body_send_buffer).
   /// Errors: errc::stream_stopped (the peer sent STOP_SENDING), errc::stream_finished,
+  /// errc::invalid_argument (a response whose headers were not sent yet),
   /// errc::connection_closed. Signature: void(std::error_code).
   template <typename CompletionToken>
   auto async_write(Buffer data, CompletionToken&& token) const {

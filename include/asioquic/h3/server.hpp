@@ -46,6 +46,9 @@ class ServerRequest : public BodyReader {
   Priority priority() const;
   /// False if the request ended with its headers (no body to read).
   bool has_body() const;
+  /// The trace id of the connection the request came on (ConnectionHandle::trace_id()), so
+  /// a handler can tell connections apart in its logs.
+  const std::string& connection_trace_id() const;
 
  private:
   friend struct detail::ServerOps;
@@ -154,6 +157,7 @@ class ServerH3Driver final : public ApplicationOverQuic {
   SendSource* send_source() override;
 
   explicit ServerH3Driver(std::shared_ptr<detail::Driver> d) : d_(std::move(d)) {}
+  ~ServerH3Driver() override;
 
  private:
   std::shared_ptr<detail::Driver> d_;
