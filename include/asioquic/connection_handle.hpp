@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 
@@ -48,6 +49,22 @@ class ConnectionHandle {
         token);
   }
 
+  /// Client only: moves the connection to a new local socket (bound to `local`, or to the current
+  /// local address with a new port) and validates the new path (RFC 9000 §9). Completes when
+  /// validation has succeeded. Errors: errc::invalid_argument (a server connection, or not
+  /// established yet), errc::path_validation_failed, errc::connection_closed, or the socket's
+  /// system error. Signature: void(std::error_code).
+  template <typename CompletionToken>
+  auto async_migrate(std::optional<asio::ip::address> local, CompletionToken&& token) const {
+    return asio::async_initiate<CompletionToken, void(std::error_code)>(
+        [w = w_, local](auto handler) {
+          auto ex = executor_of(w);
+          detail::Completion<void(std::error_code)> c(std::move(handler), ex);
+          migrate(w, local, std::move(c));
+        },
+        token);
+  }
+
   /// Completes with a snapshot of the connection's statistics (the final ones once closed).
   /// Signature: void(ConnectionStats).
   template <typename CompletionToken>
@@ -67,6 +84,9 @@ class ConnectionHandle {
                           detail::Completion<void(std::error_code, CloseInfo)> c);
   static void get_stats(const std::shared_ptr<quic::IoWorker>& w,
                         detail::Completion<void(ConnectionStats)> c);
+  static void migrate(const std::shared_ptr<quic::IoWorker>& w,
+                      std::optional<asio::ip::address> local,
+                      detail::Completion<void(std::error_code)> c);
 
   std::shared_ptr<quic::IoWorker> w_;
 };

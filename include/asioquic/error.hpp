@@ -29,11 +29,12 @@ enum class errc {
   version_negotiation_failed,  // the server supports none of our QUIC versions
   connection_refused,          // the server refused the connection (CONNECTION_REFUSED or backlog)
   // Life of a connection.
-  idle_timeout,        // nothing was received for Settings::idle_timeout
-  stateless_reset,     // the peer reset the connection statelessly (it lost our state)
-  connection_closed,   // the connection was closed (locally or by the peer without error)
-  connection_aborted,  // the connection failed with a protocol error
-  code_out_of_range,   // a wire error code does not fit in std::error_code
+  idle_timeout,            // nothing was received for Settings::idle_timeout
+  stateless_reset,         // the peer reset the connection statelessly (it lost our state)
+  connection_closed,       // the connection was closed (locally or by the peer without error)
+  connection_aborted,      // the connection failed with a protocol error
+  code_out_of_range,       // a wire error code does not fit in std::error_code
+  path_validation_failed,  // the new path did not answer the migration's path challenge
   // Streams and datagrams.
   stream_not_found,    // no such stream, or it is already closed
   stream_limit,        // the peer's stream limit is reached; try after it is raised
@@ -44,11 +45,11 @@ enum class errc {
   datagram_too_large,  // the datagram does not fit the peer's max_datagram_frame_size
   datagrams_disabled,  // the peer does not accept DATAGRAM frames
   // HTTP/3.
-  request_rejected,       // the server did not process the request (GOAWAY or limits): retry is safe
-  going_away,             // the connection is shutting down; open a new one for new requests
-  fields_too_large,       // a header or trailer section exceeds the configured limit
-  malformed_message,      // the peer sent an invalid HTTP message
-  body_too_large,         // a body exceeds the limit given to async_read_all
+  request_rejected,   // the server did not process the request (GOAWAY or limits): retry is safe
+  going_away,         // the connection is shutting down; open a new one for new requests
+  fields_too_large,   // a header or trailer section exceeds the configured limit
+  malformed_message,  // the peer sent an invalid HTTP message
+  body_too_large,     // a body exceeds the limit given to async_read_all
   // Listener.
   listener_closed,    // the listener was closed; no more connections will be accepted
   operation_aborted,  // the operation was cancelled or its object destroyed

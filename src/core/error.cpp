@@ -37,6 +37,8 @@ class ErrorCategory final : public std::error_category {
         return "connection closed";
       case errc::connection_aborted:
         return "connection aborted by a protocol error";
+      case errc::path_validation_failed:
+        return "path validation failed on the new path";
       case errc::code_out_of_range:
         return "wire error code does not fit in an error_code";
       case errc::stream_not_found:
@@ -55,11 +57,16 @@ class ErrorCategory final : public std::error_category {
         return "datagram larger than the peer accepts";
       case errc::datagrams_disabled:
         return "peer does not accept datagrams";
-      case errc::request_rejected: return "request rejected by the server (safe to retry)";
-      case errc::going_away: return "connection is going away (GOAWAY)";
-      case errc::fields_too_large: return "header or trailer section too large";
-      case errc::malformed_message: return "malformed HTTP message";
-      case errc::body_too_large: return "message body larger than the limit";
+      case errc::request_rejected:
+        return "request rejected by the server (safe to retry)";
+      case errc::going_away:
+        return "connection is going away (GOAWAY)";
+      case errc::fields_too_large:
+        return "header or trailer section too large";
+      case errc::malformed_message:
+        return "malformed HTTP message";
+      case errc::body_too_large:
+        return "message body larger than the limit";
       case errc::listener_closed:
         return "listener closed";
       case errc::operation_aborted:

@@ -246,6 +246,11 @@ void H3Conn::set_priority(int64_t id, const h3::Priority& p) {
   nghttp3_conn_set_stream_priority(conn_, id, &pri);
 }
 
+bool H3Conn::is_stream_error(ptrdiff_t liberr) {
+  return liberr == NGHTTP3_ERR_MALFORMED_HTTP_MESSAGING ||
+         liberr == NGHTTP3_ERR_MALFORMED_HTTP_HEADER;
+}
+
 uint64_t H3Conn::app_error_code(ptrdiff_t liberr) {
   return nghttp3_err_infer_quic_app_error_code(static_cast<int>(liberr));
 }

@@ -109,6 +109,9 @@ class H3Conn {
   h3::Priority priority(int64_t id) const;
   void set_priority(int64_t id, const h3::Priority& p);
 
+  /// True if a negative read() result concerns only that stream's message (malformed, RFC 9114
+  /// §4.1.2: a stream error of type H3_MESSAGE_ERROR), not the connection.
+  static bool is_stream_error(ptrdiff_t liberr);
   /// The application error code to close the connection with for a fatal engine error.
   static uint64_t app_error_code(ptrdiff_t liberr);
   static const char* strerror(ptrdiff_t liberr);

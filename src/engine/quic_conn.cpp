@@ -85,6 +85,10 @@ struct QuicConn::Callbacks {
     self(ud).events_.on_handshake_completed();
     return 0;
   }
+  static int handshake_confirmed(ngtcp2_conn*, void* ud) {
+    self(ud).confirmed_ = true;
+    return 0;
+  }
   static int recv_stream_data(ngtcp2_conn*, uint32_t flags, int64_t id, uint64_t, const uint8_t* d,
                               size_t len, void* ud, void*) {
     const bool fin = flags & NGTCP2_STREAM_DATA_FLAG_FIN;
@@ -157,6 +161,11 @@ struct QuicConn::Callbacks {
     self(ud).events_.on_retire_cid(quic::Cid(cid->data, cid->datalen));
     return 0;
   }
+  static int path_validation(ngtcp2_conn*, uint32_t, const ngtcp2_path*,
+                             ngtcp2_path_validation_result res, void* ud) {
+    self(ud).events_.on_path_validated(res == NGTCP2_PATH_VALIDATION_RESULT_SUCCESS);
+    return 0;
+  }
   static int recv_datagram(ngtcp2_conn*, uint32_t, const uint8_t* d, size_t len, void* ud) {
     self(ud).events_.on_datagram({d, len});
     return 0;
@@ -185,6 +194,7 @@ struct QuicConn::Callbacks {
     }
     cb.recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb;
     cb.handshake_completed = handshake_completed;
+    cb.handshake_confirmed = handshake_confirmed;
     cb.encrypt = ngtcp2_crypto_encrypt_cb;
     cb.decrypt = ngtcp2_crypto_decrypt_cb;
     cb.hp_mask = ngtcp2_crypto_hp_mask_cb;
@@ -199,6 +209,7 @@ struct QuicConn::Callbacks {
     cb.get_new_connection_id = get_new_connection_id;
     cb.remove_connection_id = remove_connection_id;
     cb.update_key = ngtcp2_crypto_update_key_cb;
+    cb.path_validation = path_validation;
     cb.stream_reset = stream_reset;
     cb.extend_max_stream_data = extend_max_stream_data;
     cb.delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb;
@@ -677,11 +688,14 @@ void QuicConn::fill_stats(ConnectionStats& s) const {
   s.datagrams_lost = datagrams_lost_;
 }
 
-void QuicConn::migrate(const net::Address& new_local, uint64_t ts, std::error_code& ec) {
-  const ngtcp2_path path = make_path(new_local, remote_address());
-  if (ngtcp2_conn_initiate_immediate_migration(conn_, &path, ts) != 0) {
-    ec = make_error_code(errc::invalid_argument);
-  }
+bool QuicConn::migrate(const net::Address& new_local, uint64_t ts, std::error_code& ec) {
+  if (!confirmed_) return false;
+  const net::Address remote = remote_address();
+  const ngtcp2_path path = make_path(new_local, remote);
+  const int rv = ngtcp2_conn_initiate_immediate_migration(conn_, &path, ts);
+  if (rv == NGTCP2_ERR_CONN_ID_BLOCKED) return false;
+  if (rv != 0) ec = make_error_code(errc::invalid_argument);
+  return rv == 0;
 }
 
 }  // namespace asioquic::engine

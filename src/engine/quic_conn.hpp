@@ -52,6 +52,8 @@ class ConnEvents {
   virtual bool on_new_cid(quic::Cid& cid) = 0;
   /// The engine retired one of our connection IDs; unmap it.
   virtual void on_retire_cid(const quic::Cid& cid) = 0;
+  /// A path validation finished (after our migration, or the peer's address change).
+  virtual void on_path_validated(bool ok) = 0;
 };
 
 /// Datagrams waiting to be sent, as the packetizer sees them.
@@ -165,9 +167,11 @@ class QuicConn {
   /// Engine-side statistics (RTT, congestion, losses); the worker adds its own counters.
   void fill_stats(ConnectionStats& s) const;
 
-  /// Client migration: moves to a new local address (immediate migration, path validated).
-  /// Errors: errc::invalid_argument if the engine refuses (e.g. the handshake is not done).
-  void migrate(const net::Address& new_local, uint64_t ts, std::error_code& ec);
+  /// Client migration: moves to a new local address (immediate migration; the new path is
+  /// validated, see ConnEvents::on_path_validated). Returns false without error while it cannot
+  /// start yet (handshake not confirmed, or no spare connection ID from the peer yet); errors:
+  /// errc::invalid_argument (the engine refuses, e.g. the same address).
+  bool migrate(const net::Address& new_local, uint64_t ts, std::error_code& ec);
 
   ngtcp2_conn* native() noexcept { return conn_; }
 
@@ -196,6 +200,7 @@ class QuicConn {
   CloseInfo close_;
   int last_liberr_ = 0;
   bool got_stateless_reset_ = false;
+  bool confirmed_ = false;  // handshake confirmed (RFC 9001 §4.1.2)
   bool app_close_set_ = false;
   uint64_t app_close_code_ = 0;
   std::string app_close_reason_;

@@ -114,9 +114,19 @@ void Driver::on_close(std::error_code result) {
 
 void Driver::on_stream_data(Connection& conn, int64_t id, std::span<const uint8_t> data, bool fin) {
   if (!ensure_engine(conn)) return;
+  body_in_read_ = 0;
   const ptrdiff_t n = h3_->read(id, data, fin);
-  if (n < 0) return fail_connection(n);
-  conn.consume(id, static_cast<size_t>(n));
+  if (n >= 0) return conn.consume(id, static_cast<size_t>(n));
+  if (!engine::H3Conn::is_stream_error(n)) return fail_connection(n);
+  // A malformed message is an error of its stream only (RFC 9114 §4.1.2). What the engine did
+  // not pass on as body is credited here (body bytes are credited by whoever holds them).
+  conn.consume(id, data.size() - body_in_read_);
+  if (auto s = find(id)) return reject(s, kMessageError);
+  std::error_code ignored;
+  conn.stream_stop_sending(id, kMessageError, ignored);
+  conn.stream_reset(id, kMessageError, ignored);
+  h3_->shutdown_read(id);
+  h3_->shutdown_write(id);
 }
 
 void Driver::on_quic_reset(int64_t id, uint64_t code) {
@@ -224,7 +234,9 @@ void Driver::on_end_fields(int64_t id, bool trailer, bool fin) {
 void Driver::deliver_request(const std::shared_ptr<Stream>& s) {
   ++requests_seen_;
   const uint64_t max = settings_.max_requests_per_connection;
-  if (shutting_down_ || (max && requests_seen_ > max)) return reject(s, kRequestRejected);
+  // Not refused merely because a shutdown began: requests sent before the client saw the first
+  // GOAWAY are served, and nghttp3 itself rejects those beyond the final GOAWAY's id.
+  if (max && requests_seen_ > max) return reject(s, kRequestRejected);
   if (max && requests_seen_ == max) shutdown(settings_.drain_timeout);  // served; then GOAWAY
   if (!accept_waiters_.empty()) {
     auto c = std::move(accept_waiters_.front());
@@ -238,7 +250,7 @@ void Driver::deliver_request(const std::shared_ptr<Stream>& s) {
 void Driver::reject(const std::shared_ptr<Stream>& s, uint64_t code) {
   s->rejected = true;
   s->write_reset = true;
-  s->headers.clear();
+  if (!s->headers_done) s->headers.clear();  // delivered ones are read by handles, any thread
   s->trailers.clear();
   if (conn_) {
     std::error_code ignored;
@@ -251,10 +263,17 @@ void Driver::reject(const std::shared_ptr<Stream>& s, uint64_t code) {
   }
   // A handle already out (a client's request, trailers after a delivered request) learns why
   // now, not when the peer's side of the stream ends too.
-  if (code == kExcessiveLoad) end_stream_with(s, make_error_code(errc::fields_too_large));
+  if (code == kExcessiveLoad || code == kMessageError) {
+    credit(*s, static_cast<size_t>(s->uncredited));  // the unread body is dropped
+    s->body.clear();
+    s->body_off = 0;
+    end_stream_with(s, make_error_code(code == kExcessiveLoad ? errc::fields_too_large
+                                                              : errc::malformed_message));
+  }
 }
 
 void Driver::on_body(int64_t id, std::span<const uint8_t> data) {
+  body_in_read_ += data.size();
   auto s = find(id);
   if (!s || s->rejected || s->read_stopped) {
     if (conn_) conn_->consume(id, data.size());  // nobody will read these: credit them now

@@ -191,6 +191,7 @@ class Driver final : public std::enable_shared_from_this<Driver>,
   std::error_code close_error_;
   std::unordered_map<int64_t, std::shared_ptr<Stream>> streams_;
   std::array<iovec, 16> iov_{};
+  size_t body_in_read_ = 0;  // body bytes the current H3Conn::read() passed to on_body
 
   // server
   std::deque<std::shared_ptr<Stream>> ready_;

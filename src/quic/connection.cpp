@@ -142,7 +142,9 @@ Waker Connection::waker() const {
   return Waker(w_.weak_from_this());
 }
 
-asio::any_io_executor Connection::executor() const { return w_.executor(); }
+asio::any_io_executor Connection::executor() const {
+  return w_.executor();
+}
 
 ngtcp2_conn* Connection::native_handle() noexcept {
   return w_.engine() ? w_.engine()->native() : nullptr;
@@ -188,6 +190,12 @@ asio::any_io_executor ConnectionHandle::executor_of(const std::shared_ptr<IoWork
 void ConnectionHandle::wait_closed(const std::shared_ptr<IoWorker>& w,
                                    detail::Completion<void(std::error_code, CloseInfo)> c) {
   w->wait_closed(std::move(c));
+}
+
+void ConnectionHandle::migrate(const std::shared_ptr<IoWorker>& w,
+                               std::optional<asio::ip::address> local,
+                               detail::Completion<void(std::error_code)> c) {
+  w->migrate(local, std::move(c));
 }
 
 void ConnectionHandle::get_stats(const std::shared_ptr<IoWorker>& w,

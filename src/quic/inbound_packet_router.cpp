@@ -28,7 +28,23 @@ uint8_t* InboundPacketRouter::tx_buffer() noexcept {
 void InboundPacketRouter::start(Acceptor* acceptor) {
   acceptor_ = acceptor;
   accepting_ = acceptor != nullptr;
-  wait_readable();
+  wait_readable(sock_);
+}
+
+void InboundPacketRouter::adopt_socket(std::unique_ptr<net::UdpSocket> s) {
+  // Long enough for packets sent before the switch to drain; short enough not to hold a port.
+  constexpr std::chrono::seconds kRetireAfter{3};
+  if (retired_) retired_->close();
+  retired_ = std::move(sock_);
+  sock_ = std::move(s);
+  wait_readable(sock_);
+  if (!retire_timer_) retire_timer_ = std::make_unique<asio::steady_timer>(ex_);
+  retire_timer_->expires_after(kRetireAfter);
+  retire_timer_->async_wait([self = shared_from_this()](const asio::error_code& ec) {
+    if (ec || !self->retired_) return;
+    self->retired_->close();
+    self->retired_.reset();
+  });
 }
 
 void InboundPacketRouter::stop_accepting() {
@@ -41,23 +57,26 @@ void InboundPacketRouter::maybe_close() {
   if (!accepting_ && workers_.empty() && !closed_) {
     closed_ = true;
     sock_->close();  // the pending wait completes with operation_aborted and drops its reference
+    if (retired_) retired_->close();
+    if (retire_timer_) retire_timer_->cancel();
   }
 }
 
-void InboundPacketRouter::wait_readable() {
-  sock_->socket().async_wait(
+void InboundPacketRouter::wait_readable(const std::shared_ptr<net::UdpSocket>& s) {
+  s->socket().async_wait(
       asio::ip::udp::socket::wait_read,
-      asio::bind_executor(ex_, [self = shared_from_this()](const asio::error_code& ec) {
-        if (ec || self->closed_) return;
-        self->on_readable();
+      asio::bind_executor(ex_, [self = shared_from_this(), s](const asio::error_code& ec) {
+        if (ec || self->closed_ || !s->socket().is_open()) return;
+        self->on_readable(*s);
+        if (!self->closed_ && s->socket().is_open()) self->wait_readable(s);
       }));
 }
 
-void InboundPacketRouter::on_readable() {
+void InboundPacketRouter::on_readable(net::UdpSocket& sock) {
   std::array<net::RecvMessage, net::UdpSocket::kRecvBatch> msgs;
   for (int batch = 0; batch < kMaxBatchesPerWakeup; ++batch) {
     std::error_code ec;
-    const size_t n = sock_->receive(msgs, ec);
+    const size_t n = sock.receive(msgs, ec);
     if (n == 0) break;
     const uint64_t ts = engine::now_ns();
     for (size_t i = 0; i < n; ++i)
@@ -65,7 +84,6 @@ void InboundPacketRouter::on_readable() {
     if (n < msgs.size()) break;
   }
   run_dirty();
-  if (!closed_) wait_readable();
 }
 
 void InboundPacketRouter::dispatch(const net::RecvMessage& m, uint64_t ts) {

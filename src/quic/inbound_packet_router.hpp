@@ -19,6 +19,7 @@
 #include <vector>
 
 #include <asio/any_io_executor.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/strand.hpp>
 
 #include "engine/packet.hpp"
@@ -88,20 +89,26 @@ class InboundPacketRouter : public std::enable_shared_from_this<InboundPacketRou
   uint8_t* tx_buffer() noexcept;
   static constexpr size_t kTxBufferSize = net::UdpSocket::kMaxGsoBytes + 2 * 65536;
 
+  /// Client migration: sends from `s` from now on; the previous socket is still read for a
+  /// while (packets in flight on the old path), then closed.
+  void adopt_socket(std::unique_ptr<net::UdpSocket> s);
+
   const Executor& executor() const noexcept { return ex_; }
   net::UdpSocket& socket() noexcept { return *sock_; }
   const RouterCounters& counters() const noexcept { return counters_; }
 
  private:
-  void wait_readable();
-  void on_readable();
+  void wait_readable(const std::shared_ptr<net::UdpSocket>& s);
+  void on_readable(net::UdpSocket& s);
   void dispatch(const net::RecvMessage& m, uint64_t ts);
   void route(const Datagram& d);
   void run_dirty();
   void maybe_close();
 
   Executor ex_;
-  std::unique_ptr<net::UdpSocket> sock_;
+  std::shared_ptr<net::UdpSocket> sock_;     // where we send from, and read
+  std::shared_ptr<net::UdpSocket> retired_;  // read until it times out, after a migration
+  std::unique_ptr<asio::steady_timer> retire_timer_;
   size_t short_dcid_len_;
   Acceptor* acceptor_ = nullptr;
   bool accepting_ = false;

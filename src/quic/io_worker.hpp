@@ -81,6 +81,7 @@ class IoWorker final : public detail::WakeTarget,
   void wait_handshake(detail::Completion<void(std::error_code)> c);
   void wait_closed(detail::Completion<void(std::error_code, CloseInfo)> c);
   void get_stats(detail::Completion<void(ConnectionStats)> c);
+  void migrate(std::optional<asio::ip::address> local, detail::Completion<void(std::error_code)> c);
   /// Client connect: completes with the handle once established, or with the failure.
   void set_connect_waiter(detail::Completion<void(std::error_code, ConnectionHandle)> c);
   asio::any_io_executor executor() const { return router_->executor(); }
@@ -116,6 +117,7 @@ class IoWorker final : public detail::WakeTarget,
   void on_datagram(std::span<const uint8_t> data) override;
   bool on_new_cid(Cid& cid) override;
   void on_retire_cid(const Cid& cid) override;
+  void on_path_validated(bool ok) override;
   // engine::DatagramSource
   std::optional<std::span<const uint8_t>> front() override;
   void pop() override;
@@ -137,6 +139,7 @@ class IoWorker final : public detail::WakeTarget,
   void arm_timer();
   void on_timer(uint64_t gen, const asio::error_code& ec);
   void schedule_turn();
+  void try_migrate(uint64_t ts);
 
   std::shared_ptr<InboundPacketRouter> router_;
   std::shared_ptr<WorkerObserver> observer_;
@@ -156,6 +159,7 @@ class IoWorker final : public detail::WakeTarget,
   engine::QuicConn::Status status_ = engine::QuicConn::Status::ok;
   bool dirty_ = false;
   bool got_packets_ = false;
+  unsigned reads_since_flush_ = 0;  // datagrams read since the last write (see on_datagram)
   bool handshake_event_ = false;
   bool app_established_ = false;  // on_conn_established has run
   bool close_requested_ = false;
@@ -200,6 +204,11 @@ class IoWorker final : public detail::WakeTarget,
   std::vector<detail::Completion<void(std::error_code)>> handshake_waiters_;
   std::vector<detail::Completion<void(std::error_code, CloseInfo)>> closed_waiters_;
   detail::Completion<void(std::error_code, ConnectionHandle)> connect_waiter_;
+  detail::Completion<void(std::error_code)> migrate_waiter_;
+  // A migration asked for before the engine could start it (handshake not confirmed yet, or
+  // no spare CID from the peer yet): retried each turn until `deadline`.
+  std::unique_ptr<net::UdpSocket> migrate_socket_;
+  uint64_t migrate_deadline_ = 0;
 };
 
 }  // namespace asioquic::quic
