@@ -1,0 +1,53 @@
+#include "server/reply.hpp"
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include "common/version.hpp"
+
+namespace asioquic::tools {
+
+using asio::experimental::as_tuple;
+
+std::error_code Reply::note(std::error_code ec) {
+  if (ec && !error_) error_ = ec;
+  return ec;
+}
+
+asio::awaitable<std::error_code> Reply::send_headers(int status, h3::Fields fields) {
+  status_ = status;
+  fields.push_back({"server", "asioquic-server/" + std::string(kVersion)});
+  auto [ec] =
+      co_await res_.async_send_headers(status, std::move(fields), as_tuple(asio::use_awaitable));
+  co_return note(ec);
+}
+
+asio::awaitable<std::error_code> Reply::write(Buffer chunk) {
+  const size_t n = chunk.size();
+  auto [ec] = co_await res_.async_write(std::move(chunk), as_tuple(asio::use_awaitable));
+  if (!ec) body_bytes_ += n;
+  co_return note(ec);
+}
+
+asio::awaitable<std::error_code> Reply::finish() {
+  h3::Fields no_trailers;
+  auto [ec] = co_await res_.async_finish(std::move(no_trailers), as_tuple(asio::use_awaitable));
+  co_return note(ec);
+}
+
+void Reply::abort(std::error_code why) {
+  note(why);
+  res_.reset(h3::kInternalError);
+}
+
+asio::awaitable<std::error_code> Reply::respond(int status, h3::Fields fields, std::string body,
+                                                bool head_only) {
+  fields.push_back({"content-length", std::to_string(body.size())});
+  if (auto ec = co_await send_headers(status, std::move(fields))) co_return ec;
+  if (!head_only && !body.empty()) {
+    if (auto ec = co_await write(Buffer::take(std::move(body)))) co_return ec;
+  }
+  co_return co_await finish();
+}
+
+}  // namespace asioquic::tools

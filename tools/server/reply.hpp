@@ -1,0 +1,51 @@
+// Reply: the response to one request, as the handlers send it. It wraps h3::ServerResponse and
+// keeps what the request log reports: the status, the body bytes sent and the first error.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <system_error>
+
+#include <asio/awaitable.hpp>
+
+#include <asioquic/buffer.hpp>
+#include <asioquic/h3/server.hpp>
+
+namespace asioquic::tools {
+
+class Reply {
+ public:
+  explicit Reply(h3::ServerResponse res) : res_(std::move(res)) {}
+
+  /// Sends the header section with `status`, `fields` and a `server` field. Returns the
+  /// error if it could not be sent (the stream was reset or the connection closed).
+  asio::awaitable<std::error_code> send_headers(int status, h3::Fields fields);
+  /// Sends one body chunk and completes once the stream has room for more (the library's
+  /// back-pressure). Returns the error if the peer stopped the stream or the connection closed.
+  asio::awaitable<std::error_code> write(Buffer chunk);
+  /// Ends the body. Returns the error if the end could not be sent.
+  asio::awaitable<std::error_code> finish();
+  /// A complete response with a small in-memory body: headers (with content-length), the
+  /// body unless `head_only`, and the end. Returns the first error.
+  asio::awaitable<std::error_code> respond(int status, h3::Fields fields, std::string body,
+                                           bool head_only = false);
+
+  /// Abandons the response (RESET_STREAM with H3_INTERNAL_ERROR) after `why` made the rest of
+  /// the body unavailable; `why` is kept as the error.
+  void abort(std::error_code why);
+
+  int status() const noexcept { return status_; }
+  uint64_t body_bytes() const noexcept { return body_bytes_; }
+  std::error_code error() const noexcept { return error_; }
+
+ private:
+  /// Keeps `ec` if it is the first error; returns it.
+  std::error_code note(std::error_code ec);
+
+  h3::ServerResponse res_;
+  int status_ = 0;
+  uint64_t body_bytes_ = 0;
+  std::error_code error_;
+};
+
+}  // namespace asioquic::tools

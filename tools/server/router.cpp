@@ -1,0 +1,74 @@
+#include "server/router.hpp"
+
+#include <chrono>
+
+#include "common/numbers.hpp"
+#include "server/ranged_body.hpp"
+#include "server/upload.hpp"
+#include "server/url_path.hpp"
+
+namespace asioquic::tools {
+namespace {
+
+// A short plain-text response; `allow`, if not empty, is sent as the `allow` field.
+asio::awaitable<void> text(const h3::ServerRequest& req, Reply& reply, int status, std::string body,
+                           std::string allow) {
+  h3::Fields fields{{"content-type", "text/plain; charset=utf-8"}};
+  if (!allow.empty()) fields.push_back({"allow", std::move(allow)});
+  co_await reply.respond(status, std::move(fields), std::move(body) + "\n", req.method() == "HEAD");
+}
+
+// 405 naming the methods `allow`ed.
+asio::awaitable<void> method_not_allowed(const h3::ServerRequest& req, Reply& reply,
+                                         std::string allow) {
+  std::string body = "method not allowed; use " + allow;
+  co_await text(req, reply, 405, std::move(body), std::move(allow));
+}
+
+}  // namespace
+
+Router::Router(std::optional<std::filesystem::path> root, RequestLog& log) : log_(log) {
+  if (root) files_.emplace(std::move(*root));
+}
+
+asio::awaitable<void> Router::handle(h3::ServerRequest req, h3::ServerResponse res) const {
+  const auto start = std::chrono::steady_clock::now();
+  Reply reply(std::move(res));
+  try {
+    co_await dispatch(req, reply);
+  } catch (const std::exception&) {
+    reply.abort(make_error_code(errc::internal));
+  }
+  log_.write(req, reply, std::chrono::steady_clock::now() - start);
+}
+
+asio::awaitable<void> Router::dispatch(const h3::ServerRequest& req, Reply& reply) const {
+  const std::string_view method = req.method();
+  const std::string_view path = target_path(req.path());
+  const bool get_or_head = method == "GET" || method == "HEAD";
+
+  if (path == "/upload") {
+    if (method != "POST" && method != "PUT")
+      co_return co_await method_not_allowed(req, reply, "POST, PUT");
+    co_return co_await serve_upload(req, reply);
+  }
+  if (path.starts_with("/bytes/")) {
+    if (!get_or_head) co_return co_await method_not_allowed(req, reply, "GET, HEAD");
+    const auto n = parse_count(path.substr(7));
+    if (!n) co_return co_await text(req, reply, 400, "usage: /bytes/N with N a decimal count", "");
+    const BytePattern& pattern = pattern_;
+    ChunkSource source = [&pattern](uint64_t offset, size_t max, std::error_code&) {
+      return pattern.chunk(offset, max);
+    };
+    co_await send_ranged(reply, req, "application/octet-stream", *n, source);
+    co_return;
+  }
+  if (!get_or_head) co_return co_await method_not_allowed(req, reply, "GET, HEAD");
+  if (files_) co_return co_await files_->serve(req, reply);
+
+  const DemoSite::Resource* r = demo_.find(path);
+  if (!r) co_return co_await text(req, reply, 404, "not found", "");
+  co_await send_ranged(reply, req, r->content_type, r->body->size(), memory_source(r->body));
+}
+
+}  // namespace asioquic::tools

@@ -1,0 +1,33 @@
+// StaticFiles: GET and HEAD for the files under a directory (--root).
+#pragma once
+
+#include <filesystem>
+
+#include <asio/awaitable.hpp>
+
+#include <asioquic/h3/server.hpp>
+
+#include "server/reply.hpp"
+
+namespace asioquic::tools {
+
+class StaticFiles {
+ public:
+  explicit StaticFiles(std::filesystem::path root) : root_(std::move(root)) {}
+
+  /// Answers a GET or HEAD from the files under the root: the file (content type from its
+  /// extension, Range supported, streamed from disk), a directory's index.html or else a
+  /// generated listing, a redirect from a directory path without its final '/'. Failures are
+  /// answered too: 400 for a malformed or escaping path ("..", also percent-encoded), 403 when
+  /// access is denied or the file is not a regular one, 404 when it does not exist, 500 for
+  /// other errors. Send errors are kept in `reply`.
+  asio::awaitable<void> serve(const h3::ServerRequest& req, Reply& reply) const;
+
+ private:
+  asio::awaitable<void> serve_file(const h3::ServerRequest& req, Reply& reply,
+                                   const std::filesystem::path& file) const;
+
+  std::filesystem::path root_;
+};
+
+}  // namespace asioquic::tools
