@@ -80,7 +80,10 @@ struct ListenerStats {
   uint64_t datagrams_received = 0;
   uint64_t connections_accepted = 0;  // connections created (handshake started)
   uint64_t connections_active = 0;    // created and not yet finished
-  uint64_t backlog_overflows = 0;     // refused because the accept queue was full
+  uint64_t handshakes_in_progress = 0;
+  uint64_t backlog_overflows = 0;       // refused because the accept queue was full
+  uint64_t refused_by_limits = 0;       // refused by max_connections / max_handshakes
+  uint64_t retries_under_pressure = 0;  // Retry sent by retry_above_* (not settings.retry)
   uint64_t retries_sent = 0;
   uint64_t invalid_tokens = 0;  // Initials with a forged, expired or misplaced token
   uint64_t version_negotiations_sent = 0;

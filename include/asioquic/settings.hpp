@@ -94,6 +94,17 @@ struct ServerSettings : Settings {
   size_t accept_backlog = 1024;
   /// Validate every client address with a Retry round trip before creating state.
   bool retry = false;
+  /// Retry switches on by itself under pressure: when more than `retry_above_handshakes`
+  /// handshakes are in progress (each holds TLS and engine state: the memory an attacker with
+  /// spoofed addresses could pin), or when more than `retry_above_rate` new connections per
+  /// second arrive. 0 disables either trigger.
+  size_t retry_above_handshakes = 256;
+  unsigned retry_above_rate = 2000;
+  /// Connections at once, and handshakes in progress at once; beyond them new clients are
+  /// refused with CONNECTION_CLOSE(CONNECTION_REFUSED) at once (never left to time out).
+  /// 0: no limit.
+  size_t max_connections = 100'000;
+  size_t max_handshakes = 4096;
   /// How long a Retry token stays valid.
   std::chrono::milliseconds retry_token_lifetime{10'000};
   /// Secret for Retry tokens and stateless reset tokens. Unset: random per listener. Set it

@@ -314,9 +314,9 @@ void Driver::on_stream_close(int64_t id, uint64_t code) {
     s->reset = true;
     s->reset_code = code;
   }
-  // ngtcp2 0.12 reports no STOP_SENDING from the peer (it resets our side itself): a stream
-  // that closes before we finished or reset our side was stopped by the peer. Without this,
-  // writes after the close succeed into nothing and then wait forever for acknowledgements.
+  // With ngtcp2 0.12 a peer's STOP_SENDING is only noticed at our next send (it resets our
+  // side itself): a stream that closes before we finished or reset our side was stopped by the
+  // peer. Without this, later writes succeed into nothing and then wait forever for acks.
   if (!s->finish_requested && !s->write_reset) s->stopped = true;
   std::error_code ec;
   if (code == kRequestRejected) {
@@ -580,6 +580,7 @@ void Driver::write(const std::shared_ptr<Stream>& s, Buffer data,
     return c.complete(make_error_code(errc::stream_finished));
   // Body bytes before the header section could never be sent.
   if (!s->submitted) return c.complete(make_error_code(errc::invalid_argument));
+  if (s->no_content) return c.complete({});
   if (!data.empty()) {
     s->queued += data.size();
     s->out.push_back(std::move(data));
@@ -600,6 +601,7 @@ void Driver::finish(const std::shared_ptr<Stream>& s, Fields trailers,
     return c.complete(make_error_code(errc::stream_finished));
   if (!s->submitted) return c.complete(make_error_code(errc::invalid_argument));  // no headers yet
   s->finish_requested = true;
+  if (s->no_content) return c.complete({});  // the headers ended the stream
   s->finish_waiter = std::move(c);
   if (!trailers.empty()) {
     s->has_trailers = true;
@@ -620,8 +622,13 @@ void Driver::send_headers(const std::shared_ptr<Stream>& s, int status, Fields f
   }
   if (s->stopped || s->write_reset) return c.complete(make_error_code(errc::stream_stopped));
   fields.insert(fields.begin(), Field{":status", std::to_string(status)});
+  // Responses to HEAD, and 204 and 304 ones, have no content (RFC 9110 §6.4.1): DATA on them
+  // is malformed for the client. A handler's body for them is dropped instead.
+  if (status >= 200) {
+    s->no_content = status == 204 || status == 304 || h3::find(s->headers, ":method") == "HEAD";
+  }
   const bool ok = status < 200 ? h3_->submit_info(s->id, fields)
-                               : h3_->submit_response(s->id, fields, /*has_body=*/true);
+                               : h3_->submit_response(s->id, fields, !s->no_content);
   if (!ok) return c.complete(make_error_code(errc::malformed_message));
   if (status >= 200) s->submitted = true;
   wake();

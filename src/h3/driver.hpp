@@ -62,9 +62,10 @@ class Stream {
   Completion<void(std::error_code, ClientResponse)> response_waiter;
 
   // ----- the outgoing message
-  bool submitted = false;  // the engine has this stream's header section and body provider
-  std::deque<Buffer> out;  // from the oldest unacknowledged byte
-  size_t given_index = 0;  // first buffer not entirely handed to the engine
+  bool submitted = false;   // the engine has this stream's header section and body provider
+  bool no_content = false;  // a response that may carry no body: writes are dropped
+  std::deque<Buffer> out;   // from the oldest unacknowledged byte
+  size_t given_index = 0;   // first buffer not entirely handed to the engine
   size_t given_offset = 0;
   uint64_t acked_front = 0;  // acknowledged bytes of out.front()
   uint64_t queued = 0;       // bytes in `out` not yet acknowledged

@@ -97,8 +97,20 @@ void ConnectionAcceptor::on_initial(InboundPacketRouter& router, const Datagram&
   } else {
     token = {};  // a NEW_TOKEN from elsewhere: treat as no token
     if (s.retry) return send_retry(router, d, hdr);
+    if (under_pressure(d.ts)) {
+      counters_->retries_under_pressure.fetch_add(1, std::memory_order_relaxed);
+      return send_retry(router, d, hdr);
+    }
   }
 
+  // Limits apply to validated clients too; refusing costs one stateless packet.
+  if ((s.max_connections &&
+       counters_->connections_active.load(std::memory_order_relaxed) >= s.max_connections) ||
+      (s.max_handshakes &&
+       counters_->handshakes_in_progress.load(std::memory_order_relaxed) >= s.max_handshakes)) {
+    counters_->refused_by_limits.fetch_add(1, std::memory_order_relaxed);
+    return refuse(router, d, hdr, kConnectionRefused);
+  }
   if (listener->pending() >= s.accept_backlog) {
     counters_->backlog_overflows.fetch_add(1, std::memory_order_relaxed);
     return refuse(router, d, hdr, kConnectionRefused);
@@ -130,6 +142,8 @@ void ConnectionAcceptor::on_initial(InboundPacketRouter& router, const Datagram&
   if (!w) return drop();
   counters_->connections_accepted.fetch_add(1, std::memory_order_relaxed);
   counters_->connections_active.fetch_add(1, std::memory_order_relaxed);
+  counters_->handshakes_in_progress.fetch_add(1, std::memory_order_relaxed);
+  ++rate_count_;
   w->on_datagram(d);
   router.mark_dirty(*w);
   listener->enqueue(std::move(w));
@@ -158,7 +172,25 @@ void ConnectionAcceptor::refuse(InboundPacketRouter& router, const Datagram& d,
   if (n) reply(router, d, out.data(), n);
 }
 
+bool ConnectionAcceptor::under_pressure(uint64_t now) {
+  const ServerSettings& s = ctx_->settings;
+  if (now - rate_window_ns_ >= 1'000'000'000) {
+    rate_window_ns_ = now;
+    rate_count_ = 0;
+  }
+  return (s.retry_above_rate && rate_count_ >= s.retry_above_rate) ||
+         (s.retry_above_handshakes && counters_->handshakes_in_progress.load(
+                                          std::memory_order_relaxed) >= s.retry_above_handshakes);
+}
+
+void ConnectionAcceptor::on_worker_established(IoWorker&) {
+  counters_->handshakes_in_progress.fetch_sub(1, std::memory_order_relaxed);
+}
+
 void ConnectionAcceptor::on_worker_done(IoWorker& w) {
+  if (!w.was_established()) {
+    counters_->handshakes_in_progress.fetch_sub(1, std::memory_order_relaxed);
+  }
   counters_->connections_active.fetch_sub(1, std::memory_order_relaxed);
   if (auto l = listener_.lock()) l->forget(w);
 }

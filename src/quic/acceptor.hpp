@@ -40,7 +40,10 @@ struct ServerContext {
 struct ListenerCounters {
   std::atomic<uint64_t> connections_accepted{0};
   std::atomic<uint64_t> connections_active{0};
+  std::atomic<uint64_t> handshakes_in_progress{0};
   std::atomic<uint64_t> backlog_overflows{0};
+  std::atomic<uint64_t> refused_by_limits{0};
+  std::atomic<uint64_t> retries_under_pressure{0};
   std::atomic<uint64_t> retries_sent{0};
   std::atomic<uint64_t> invalid_tokens{0};
   std::atomic<uint64_t> version_negotiations_sent{0};
@@ -58,6 +61,7 @@ class ConnectionAcceptor final : public InboundPacketRouter::Acceptor,
 
   void on_unknown(InboundPacketRouter& router, const Datagram& d, engine::ParseResult parsed,
                   const engine::HeaderInfo& hdr) override;
+  void on_worker_established(IoWorker& w) override;
   void on_worker_done(IoWorker& w) override;
 
  private:
@@ -67,6 +71,7 @@ class ConnectionAcceptor final : public InboundPacketRouter::Acceptor,
               uint64_t code);
   void reply(InboundPacketRouter& router, const Datagram& d, const uint8_t* pkt, size_t len);
   bool take_reset_token(uint64_t now);
+  bool under_pressure(uint64_t now);
   void drop();
 
   std::shared_ptr<const ServerContext> ctx_;
@@ -76,6 +81,9 @@ class ConnectionAcceptor final : public InboundPacketRouter::Acceptor,
   // Stateless reset token bucket, refilled at settings.stateless_reset_rate per second.
   double reset_tokens_;
   uint64_t reset_refill_ns_ = 0;
+  // New connections in the current one-second window (for retry_above_rate).
+  uint64_t rate_window_ns_ = 0;
+  uint64_t rate_count_ = 0;
 };
 
 }  // namespace asioquic::quic

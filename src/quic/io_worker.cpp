@@ -217,6 +217,7 @@ void IoWorker::run_turn() {
 
 void IoWorker::become_established() {
   stage_ = Stage::running;
+  ever_established_ = true;
   handshake_ns_ = engine::now_ns() - started_ns_;
   for (auto& c : handshake_waiters_)
     c.complete(std::error_code());

@@ -73,6 +73,8 @@ class IoWorker final : public detail::WakeTarget,
   void run_turn();
   void on_writable(bool ok);
   Stage stage() const noexcept { return stage_; }
+  /// True once the handshake completed (stays true through closing and done).
+  bool was_established() const noexcept { return ever_established_; }
 
   // ----- any thread
   void wake() override;
@@ -161,6 +163,7 @@ class IoWorker final : public detail::WakeTarget,
   bool got_packets_ = false;
   unsigned reads_since_flush_ = 0;  // datagrams read since the last write (see on_datagram)
   bool handshake_event_ = false;
+  bool ever_established_ = false;
   bool app_established_ = false;  // on_conn_established has run
   bool close_requested_ = false;
   bool close_notified_ = false;

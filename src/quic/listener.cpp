@@ -108,7 +108,10 @@ ListenerStats ListenerImpl::stats() const {
   const auto& c = *counters_;
   s.connections_accepted = c.connections_accepted.load(std::memory_order_relaxed);
   s.connections_active = c.connections_active.load(std::memory_order_relaxed);
+  s.handshakes_in_progress = c.handshakes_in_progress.load(std::memory_order_relaxed);
   s.backlog_overflows = c.backlog_overflows.load(std::memory_order_relaxed);
+  s.refused_by_limits = c.refused_by_limits.load(std::memory_order_relaxed);
+  s.retries_under_pressure = c.retries_under_pressure.load(std::memory_order_relaxed);
   s.retries_sent = c.retries_sent.load(std::memory_order_relaxed);
   s.invalid_tokens = c.invalid_tokens.load(std::memory_order_relaxed);
   s.version_negotiations_sent = c.version_negotiations_sent.load(std::memory_order_relaxed);

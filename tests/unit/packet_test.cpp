@@ -162,6 +162,7 @@ class TestClient final : public ConnEvents, public DatagramSource {
     return true;
   }
   void on_retire_cid(const Cid&) override {}
+  void on_path_validated(bool) override {}
   // DatagramSource
   std::optional<std::span<const uint8_t>> front() override { return std::nullopt; }
   void pop() override {}
