@@ -495,15 +495,21 @@ void QuicConn::write_packets(TxBatch& b, SendSource& src, DatagramSource& dgrams
   StreamChunk chunk;
   bool have_chunk = false;
 
+  // The engine wants room for its largest packet, max_tx_udp_payload_size: a PMTUD probe is
+  // larger than the path's current maximum and is never written into less. Ordinary packets
+  // stay sized to the path.
+  const size_t max_tx = ngtcp2_conn_get_max_tx_udp_payload_size(conn_);
+
   for (;;) {
     if (b.len + max_pkt > limit && b.count > 0) return;
     uint8_t* dest = b.buf + b.len;
+    const size_t destlen = std::min(max_tx, b.cap - b.len);
     ngtcp2_ssize nwrite;
     if (auto d = dgrams.front()) {
       int accepted = 0;
       ngtcp2_vec v{const_cast<uint8_t*>(d->data()), d->size()};
       nwrite =
-          ngtcp2_conn_writev_datagram(conn_, &ps.path, &pi, dest, max_pkt, &accepted,
+          ngtcp2_conn_writev_datagram(conn_, &ps.path, &pi, dest, destlen, &accepted,
                                       NGTCP2_WRITE_DATAGRAM_FLAG_MORE, next_dgram_id_, &v, 1, ts);
       if (accepted) {
         ++next_dgram_id_;
@@ -523,7 +529,7 @@ void QuicConn::write_packets(TxBatch& b, SendSource& src, DatagramSource& dgrams
       if (chunk.fin) flags |= NGTCP2_WRITE_STREAM_FLAG_FIN;
       ngtcp2_ssize ndatalen = -1;
       nwrite = ngtcp2_conn_writev_stream(
-          conn_, &ps.path, &pi, dest, max_pkt, &ndatalen, flags, chunk.stream_id,
+          conn_, &ps.path, &pi, dest, destlen, &ndatalen, flags, chunk.stream_id,
           reinterpret_cast<const ngtcp2_vec*>(chunk.iov), chunk.iovcnt, ts);
       if (chunk.stream_id >= 0) {
         have_chunk = false;

@@ -162,6 +162,24 @@ void Driver::on_quic_closed(int64_t id, uint64_t code) {
 
 bool Driver::next(StreamChunk& out) {
   if (!h3_) return false;
+  // nghttp3 0.8 ends a body whose last bytes were already sent with a bare FIN (an empty outq
+  // entry), offered only while the stream is scheduled. If the peer acknowledges those bytes
+  // before the packetizer could take the FIN (pacing, congestion), the ack drops that entry,
+  // nghttp3 offers the FIN once more, unschedules the stream and never offers it again: the
+  // message would never end. So until written() reports it taken, such a FIN is offered from
+  // here, ahead of nghttp3.
+  while (!fin_pending_.empty()) {
+    const int64_t pending = fin_pending_.front();
+    auto s = find(pending);
+    if (s && !s->closed && !s->write_reset && !s->stopped && !s->error) {
+      out.stream_id = pending;
+      out.iov = nullptr;
+      out.iovcnt = 0;
+      out.fin = true;
+      return true;
+    }
+    fin_pending_.erase(fin_pending_.begin());  // the stream ended otherwise
+  }
   int64_t id = -1;
   bool fin = false;
   const ptrdiff_t n = h3_->writev(id, fin, iov_);
@@ -174,14 +192,17 @@ bool Driver::next(StreamChunk& out) {
   out.iov = iov_.data();
   out.iovcnt = static_cast<size_t>(n);
   out.fin = fin;
+  if (n == 0 && fin && is_request_stream(id)) fin_pending_.push_back(id);
   return true;
 }
 
-void Driver::written(int64_t id, size_t n, bool) {
+void Driver::written(int64_t id, size_t n, bool fin) {
+  if (fin) std::erase(fin_pending_, id);
   h3_->add_write_offset(id, n);
 }
 
 void Driver::blocked(int64_t id) {
+  std::erase(fin_pending_, id);  // gone or shut: the stream's events tell the rest
   h3_->block(id);
 }
 

@@ -192,6 +192,8 @@ class Driver final : public std::enable_shared_from_this<Driver>,
   std::error_code close_error_;
   std::unordered_map<int64_t, std::shared_ptr<Stream>> streams_;
   std::array<iovec, 16> iov_{};
+  // Streams whose bare FIN nghttp3 offered but the packetizer has not taken yet (see next()).
+  std::vector<int64_t> fin_pending_;
   size_t body_in_read_ = 0;  // body bytes the current H3Conn::read() passed to on_body
 
   // server

@@ -90,8 +90,10 @@ void ListenerImpl::close() {
   }
   for (auto& c : waiters)
     c.complete(make_error_code(errc::listener_closed), IncomingConnection());
-  // Nobody will start these; IncomingConnection's destructor closes each one.
-  queued.clear();
+  // Nobody will start these: close them as IncomingConnection's destructor would (the queue
+  // holds bare workers, and dropping those would leave each open until its idle timeout).
+  for (auto& w : queued)
+    w->close_from_handle(0, "connection not started");
   for (size_t i = 0; i < routers_.size(); ++i) {
     // The acceptor must live until its router has stopped using it.
     asio::post(routers_[i]->executor(),

@@ -76,7 +76,9 @@ class ClientH3Controller {
   /// Sends a request with an optional body (nullopt: none) and completes with the response
   /// headers. Errors: errc::going_away (GOAWAY received), errc::request_rejected (not processed;
   /// safe to retry), errc::stream_reset (the response is then valid for reset_code()),
-  /// errc::connection_closed, ... Signature: void(std::error_code, ClientResponse).
+  /// errc::fields_too_large (the response's header section exceeds
+  /// Settings::max_field_section_size), errc::malformed_message, errc::connection_closed, ...
+  /// Signature: void(std::error_code, ClientResponse).
   template <typename CompletionToken>
   auto async_request(Fields fields, std::optional<Buffer> body, CompletionToken&& token) const {
     return asio::async_initiate<CompletionToken, void(std::error_code, ClientResponse)>(

@@ -54,6 +54,8 @@ class BodyReader {
  public:
   /// Reads some body bytes into `buf`. At the end of the body: asio::error::eof. Other errors:
   /// errc::stream_reset (the peer abandoned the body; reset_code() tells why),
+  /// errc::malformed_message (the message broke HTTP/3 rules, e.g. its content-length; the
+  /// stream was reset with H3_MESSAGE_ERROR), errc::fields_too_large (its trailers),
   /// errc::connection_closed. Signature: void(std::error_code, size_t).
   template <typename CompletionToken>
   auto async_read_some(asio::mutable_buffer buf, CompletionToken&& token) const {

@@ -62,7 +62,9 @@ class ServerResponse : public BodyWriter {
   ServerResponse() = default;
 
   /// Sends the response header section (`:status` is added). A 1xx status sends an
-  /// informational response; another call must follow. Signature: void(std::error_code).
+  /// informational response; another call must follow. A response to HEAD, or with status 204
+  /// or 304, has no content: body writes for it succeed and are dropped.
+  /// Signature: void(std::error_code).
   template <typename CompletionToken>
   auto async_send_headers(int status, Fields fields, CompletionToken&& token) const {
     return asio::async_initiate<CompletionToken, void(std::error_code)>(
