@@ -72,7 +72,7 @@ ClientH3Driver::ClientH3Driver(const Settings& settings)
     : d_(std::make_shared<Driver>(false, settings, asio::any_io_executor())) {}
 
 std::error_code ClientH3Driver::on_conn_established(Connection& conn, const HandshakeInfo&) {
-  return d_->on_established(conn);
+  return d_->on_established(d_->transport(conn));
 }
 
 std::error_code ClientH3Driver::process_reads(Connection&) {
@@ -80,7 +80,7 @@ std::error_code ClientH3Driver::process_reads(Connection&) {
 }
 
 std::error_code ClientH3Driver::process_writes(Connection& conn) {
-  return d_->on_writes(conn);
+  return d_->on_writes(d_->transport(conn));
 }
 
 void ClientH3Driver::on_conn_close(Connection&, const ConnectionStats&, std::error_code result) {
@@ -89,7 +89,7 @@ void ClientH3Driver::on_conn_close(Connection&, const ConnectionStats&, std::err
 
 void ClientH3Driver::on_stream_data(Connection& conn, int64_t id, std::span<const uint8_t> data,
                                     bool fin) {
-  d_->on_stream_data(conn, id, data, fin);
+  d_->on_stream_data(d_->transport(conn), id, data, fin);
 }
 
 void ClientH3Driver::on_stream_reset(Connection&, int64_t id, uint64_t code) {

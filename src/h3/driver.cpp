@@ -30,10 +30,10 @@ std::shared_ptr<Stream> Driver::find(int64_t id) const {
 }
 
 void Driver::wake() {
-  if (conn_) conn_->waker().wake();
+  if (conn_) conn_->wake();
 }
 
-bool Driver::ensure_engine(Connection& conn) {
+bool Driver::ensure_engine(Transport& conn) {
   conn_ = &conn;
   if (!ex_) ex_ = conn.executor();
   if (h3_) return true;
@@ -57,7 +57,7 @@ void Driver::fail_connection(ptrdiff_t liberr) {
 
 // ------------------------------------------------------------------ connection events
 
-std::error_code Driver::on_established(Connection& conn) {
+std::error_code Driver::on_established(Transport& conn) {
   if (!ensure_engine(conn)) return {};
   std::error_code ec;
   const int64_t control = conn.open_uni_stream(ec);
@@ -81,7 +81,7 @@ std::error_code Driver::on_established(Connection& conn) {
   return {};
 }
 
-std::error_code Driver::on_writes(Connection& conn) {
+std::error_code Driver::on_writes(Transport& conn) {
   conn_ = &conn;
   if (!server_) try_open();
   maybe_finish_shutdown();
@@ -112,7 +112,7 @@ void Driver::on_close(std::error_code result) {
   conn_ = nullptr;
 }
 
-void Driver::on_stream_data(Connection& conn, int64_t id, std::span<const uint8_t> data, bool fin) {
+void Driver::on_stream_data(Transport& conn, int64_t id, std::span<const uint8_t> data, bool fin) {
   if (!ensure_engine(conn)) return;
   body_in_read_ = 0;
   const ptrdiff_t n = h3_->read(id, data, fin);

@@ -19,6 +19,7 @@
 #include "asioquic/h3/client.hpp"
 #include "asioquic/h3/server.hpp"
 #include "engine/h3_conn.hpp"
+#include "h3/transport.hpp"
 
 namespace asioquic::h3::detail {
 
@@ -102,10 +103,16 @@ class Driver final : public std::enable_shared_from_this<Driver>,
   Driver(bool server, const Settings& settings, asio::any_io_executor ex);
 
   // ----- ApplicationOverQuic, forwarded by ServerH3Driver / ClientH3Driver
-  std::error_code on_established(Connection& conn);
-  std::error_code on_writes(Connection& conn);
+  /// The Transport of `conn`, for the entry points below (the public drivers pass their
+  /// Connection through it).
+  Transport& transport(Connection& conn) {
+    conn_transport_.bind(conn);
+    return conn_transport_;
+  }
+  std::error_code on_established(Transport& conn);
+  std::error_code on_writes(Transport& conn);
   void on_close(std::error_code result);
-  void on_stream_data(Connection& conn, int64_t id, std::span<const uint8_t> data, bool fin);
+  void on_stream_data(Transport& conn, int64_t id, std::span<const uint8_t> data, bool fin);
   void on_quic_reset(int64_t id, uint64_t code);
   void on_quic_stop_sending(int64_t id, uint64_t code);
   void on_quic_closed(int64_t id, uint64_t code);
@@ -166,7 +173,7 @@ class Driver final : public std::enable_shared_from_this<Driver>,
   void on_goaway(int64_t id) override;
   ptrdiff_t read_body(int64_t id, std::span<iovec> vec, bool& eof, bool& trailers) override;
 
-  bool ensure_engine(Connection& conn);
+  bool ensure_engine(Transport& conn);
   std::shared_ptr<Stream> find(int64_t id) const;
   void fail_connection(ptrdiff_t liberr);
   void reject(const std::shared_ptr<Stream>& s, uint64_t code);
@@ -185,7 +192,8 @@ class Driver final : public std::enable_shared_from_this<Driver>,
   const Settings settings_;
   asio::any_io_executor ex_;
   std::unique_ptr<engine::H3Conn> h3_;
-  Connection* conn_ = nullptr;
+  Transport* conn_ = nullptr;  // set while the connection lives
+  ConnectionTransport conn_transport_;
   std::string trace_id_;
   bool closed_ = false;
   bool control_bound_ = false;  // our control and QPACK streams exist

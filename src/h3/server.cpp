@@ -109,7 +109,7 @@ std::pair<std::shared_ptr<ServerH3Driver>, ServerH3Controller> ServerH3Driver::m
 }
 
 std::error_code ServerH3Driver::on_conn_established(Connection& conn, const HandshakeInfo&) {
-  return d_->on_established(conn);
+  return d_->on_established(d_->transport(conn));
 }
 
 std::error_code ServerH3Driver::process_reads(Connection&) {
@@ -117,7 +117,7 @@ std::error_code ServerH3Driver::process_reads(Connection&) {
 }
 
 std::error_code ServerH3Driver::process_writes(Connection& conn) {
-  return d_->on_writes(conn);
+  return d_->on_writes(d_->transport(conn));
 }
 
 void ServerH3Driver::on_conn_close(Connection&, const ConnectionStats&, std::error_code result) {
@@ -126,7 +126,7 @@ void ServerH3Driver::on_conn_close(Connection&, const ConnectionStats&, std::err
 
 void ServerH3Driver::on_stream_data(Connection& conn, int64_t id, std::span<const uint8_t> data,
                                     bool fin) {
-  d_->on_stream_data(conn, id, data, fin);
+  d_->on_stream_data(d_->transport(conn), id, data, fin);
 }
 
 void ServerH3Driver::on_stream_reset(Connection&, int64_t id, uint64_t code) {

@@ -1,0 +1,792 @@
+#!/usr/bin/env bash
+# Interop tests: asioquic-server and asioquic-client against HTTP/3 implementations we did not
+# write (ngtcp2's gtlsserver/gtlsclient, quic-go, headless Chromium, Caddy), plus the tools-level
+# integration tests of our server with our client (the ours-* cases). See README.md here.
+#
+# Usage: tests/interop/run.sh BUILD_DIR
+#   BUILD_DIR has tools/asioquic-server and tools/asioquic-client (a Release build); the Go
+#   programs (our quic-go client, quic-go's example server) are built into BUILD_DIR/interop/.
+# Environment:
+#   INTEROP_PORT_BASE     first port to try (default: derived from the PID, 20000-59990); each
+#                         case takes the next port free for both UDP and TCP
+#   INTEROP_CASES         extended regex: run only the cases whose name matches
+#   INTEROP_CASE_TIMEOUT  seconds after which a case is killed and failed (default 150)
+#   INTEROP_KEEP=1        keep the work directory (logs, downloads) and print where it is
+# Output: "PASS name (details)" or "FAIL name: reason" per case, then exactly one line
+# "interop: N passed, M failed". Exit status 1 if M > 0.
+set -euo pipefail
+export LC_ALL=C
+
+usage() {
+  echo "usage: $0 BUILD_DIR" >&2
+  exit 2
+}
+[[ $# -eq 1 && -d "$1" ]] || usage
+
+SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)
+BUILD_DIR=$(cd "$1" && pwd)
+SERVER=$BUILD_DIR/tools/asioquic-server
+CLIENT=$BUILD_DIR/tools/asioquic-client
+GO_OUT=$BUILD_DIR/interop
+H3CLIENT=$GO_OUT/h3client           # tests/interop/quicgo/client
+QUICGO_SERVER=$GO_OUT/quicgo-server # github.com/lucas-clemente/quic-go/example
+QUICGO_SRC=/usr/share/gocode/src/github.com/lucas-clemente/quic-go
+QUICGO_CA=$QUICGO_SRC/internal/testdata/ca.pem # signs the example server's certificate
+CASE_TIMEOUT=${INTEROP_CASE_TIMEOUT:-150}
+NEXT_PORT=${INTEROP_PORT_BASE:-$((20000 + ($$ % 4000) * 10))}
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/asioquic-interop.XXXXXX")
+WWW=$WORK/www
+CERT=$WORK/cert.pem
+KEY=$WORK/key.pem
+PASSED=0
+FAILED=0
+CASE_PID=
+
+# ------------------------------------------------------------------ process bookkeeping
+
+# True while $1 runs (a zombie, exited but not yet reaped, counts as ended).
+alive() {
+  local state
+  state=$(sed -E 's/.*\) ([A-Z]).*/\1/' "/proc/$1/stat" 2>/dev/null) || return 1
+  [[ $state != Z ]]
+}
+
+# Kills every process a case recorded in its pids file (only ours, by PID), TERM then KILL.
+kill_recorded() {  # $1 = pids file
+  local pid i
+  [[ -f $1 ]] || return 0
+  while read -r pid; do
+    alive "$pid" && kill -TERM "$pid" 2>/dev/null || true
+  done <"$1"
+  for ((i = 0; i < 30; i++)); do
+    local any=0
+    while read -r pid; do alive "$pid" && any=1; done <"$1"
+    [[ $any == 0 ]] && return 0
+    sleep 0.1
+  done
+  while read -r pid; do
+    alive "$pid" && kill -KILL "$pid" 2>/dev/null || true
+  done <"$1"
+}
+
+cleanup() {
+  trap - EXIT INT TERM
+  if [[ -n $CASE_PID ]] && alive "$CASE_PID"; then kill -TERM "$CASE_PID" 2>/dev/null || true; fi
+  local f
+  for f in "$WORK"/cases/*/pids; do [[ -f $f ]] && kill_recorded "$f"; done
+  if [[ ${INTEROP_KEEP:-0} == 1 ]]; then
+    echo "interop: work directory kept: $WORK"
+  else
+    rm -rf "$WORK"
+  fi
+}
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT TERM
+
+# ------------------------------------------------------------------ helpers for cases
+# These run inside a case's subshell, whose current directory is its CASE_DIR.
+
+# Ends the case as failed with a reason (the first reason given wins).
+fail() {
+  [[ -s $CASE_DIR/reason ]] || printf '%s\n' "$*" >"$CASE_DIR/reason"
+  exit 1
+}
+
+# Adds a detail to the PASS line (transfer times).
+note() { printf '%s\n' "$*" >>"$CASE_DIR/notes"; }
+
+# The last lines of a log, on one line, for a failure reason.
+tail_of() { { tail -n "${2:-3}" "$1" 2>/dev/null || true; } | tr '\n' '|' | sed 's/|$//; s/|/ | /g'; }
+
+need() {
+  local c
+  for c in "$@"; do
+    command -v "$c" >/dev/null 2>&1 || [[ -x $c ]] || fail "not installed: $c"
+  done
+}
+
+# Runs a command and sets ELAPSED to its wall time in seconds; returns the command's status.
+timed() {
+  local t0=$EPOCHREALTIME rc=0
+  "$@" || rc=$?
+  ELAPSED=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
+  return "$rc"
+}
+
+# "100 MB in 0.91 s (110 MB/s)"
+rate() {  # $1 = bytes, $2 = seconds
+  awk -v n="$1" -v t="$2" 'BEGIN { printf "%g MB in %.2f s (%.0f MB/s)", n / 1e6, t, (t > 0 ? n / 1e6 / t : 0) }'
+}
+
+# Polls a condition every 0.1 s: true once `cmd` succeeds; false if PID ended or after TRIES.
+wait_until() {  # $1 = pid, $2 = tries, rest = cmd
+  local pid=$1 tries=$2 i
+  shift 2
+  for ((i = 0; i < tries; i++)); do
+    "$@" && return 0
+    alive "$pid" || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+udp_bound() { ss -Hlun "sport = :$1" 2>/dev/null | grep -q .; }
+
+# Starts a command in the background, recorded for cleanup; sets BG_PID.
+start_bg() {  # $1 = log file, rest = command
+  local log=$1
+  shift
+  "$@" >"$log" 2>&1 &
+  BG_PID=$!
+  echo "$BG_PID" >>"$CASE_DIR/pids"
+}
+
+# Stops a background process: signal, bounded wait, KILL if needed. Sets STOP_RC to its status.
+stop_bg() {  # $1 = pid, $2 = signal (default TERM), $3 = tenths of a second to wait (default 100)
+  local pid=$1 i
+  kill -"${2:-TERM}" "$pid" 2>/dev/null || true
+  for ((i = 0; i < ${3:-100}; i++)); do
+    alive "$pid" || break
+    sleep 0.1
+  done
+  alive "$pid" && kill -KILL "$pid" 2>/dev/null
+  STOP_RC=0
+  wait "$pid" 2>/dev/null || STOP_RC=$?
+}
+
+# asioquic-server on 127.0.0.1:$PORT, logging to server.log; waits for its banner.
+start_our_server() {  # args: extra server options
+  start_bg server.log "$SERVER" --listen "127.0.0.1:$PORT" --drain-timeout 3000 "$@"
+  SERVER_PID=$BG_PID
+  wait_until "$SERVER_PID" 100 grep -q '^SPKI pin' server.log ||
+    fail "asioquic-server did not start: $(tail_of server.log)"
+}
+
+# A graceful stop (SIGTERM: GOAWAY, drain) must end with exit status 0.
+stop_our_server() {
+  stop_bg "$SERVER_PID" TERM 100
+  [[ $STOP_RC == 0 ]] || fail "asioquic-server exited with status $STOP_RC on SIGTERM: $(tail_of server.log)"
+}
+
+# A peer server; waits until it has bound UDP $PORT.
+start_peer() {  # $1 = log, rest = command
+  local log=$1
+  start_bg "$@"
+  PEER_PID=$BG_PID
+  wait_until "$PEER_PID" 150 udp_bound "$PORT" ||
+    fail "the peer (${log%.log}) did not listen on UDP port $PORT: $(tail_of "$log")"
+}
+
+stop_peer() { stop_bg "$PEER_PID" TERM 50; }
+
+same_file() {  # $1 = received, $2 = original
+  [[ -f $1 ]] || fail "$1 was not written"
+  cmp -s "$1" "$2" || fail "$1 differs from $2 ($(stat -c %s "$1") vs $(stat -c %s "$2") bytes)"
+}
+
+sha_of() { sha256sum "$1" | cut -d' ' -f1; }
+
+# The bytes of asioquic-server's /bytes/N: byte i is (i mod 65521) mod 251.
+gen_pattern() {  # $1 = N
+  perl -e 'my $n = shift; my $p = join("", map { chr($_ % 251) } 0 .. 65520); binmode STDOUT;
+           while ($n > 0) { my $k = $n < 65521 ? $n : 65521; print substr($p, 0, $k); $n -= $k; }' "$1"
+}
+
+# The server's request log: METHOD PATH STATUS bytes=N time=T conn=ID stream=S
+log_lines() { grep -E '^[A-Z]+ /' server.log || true; }
+distinct_conns() { log_lines | grep -oE 'conn=[0-9a-f]+' | sort -u | wc -l; }
+
+# Every request line has status $2 and there are $1 of them, all on one connection.
+expect_log_one_conn() {  # $1 = request count, $2 = status
+  local n bad conns
+  n=$(log_lines | wc -l)
+  [[ $n == "$1" ]] || fail "server logged $n requests, expected $1: $(tail_of server.log)"
+  bad=$(log_lines | awk -v s="$2" '$3 != s' | head -n1)
+  [[ -z $bad ]] || fail "unexpected status in the server log: $bad"
+  conns=$(distinct_conns)
+  [[ $conns == 1 ]] || fail "the requests came over $conns connections, expected 1"
+}
+
+# ------------------------------------------------------------------ our server <- gtlsclient
+
+gtlsclient_get() {  # $1 = download dir, rest = URLs; ngtcp2's client (it verifies no certificate)
+  local dir=$1
+  shift
+  timeout 90 gtlsclient -q --exit-on-all-streams-close --download="$dir" 127.0.0.1 "$PORT" "$@" \
+    >gtlsclient.log 2>&1
+}
+
+case_srv_gtlsclient_files() {
+  need gtlsclient
+  start_our_server --root "$WWW" --cert "$CERT" --key "$KEY"
+  local u=https://127.0.0.1:$PORT
+  mkdir dl
+  gtlsclient_get dl "$u/hello.html" "$u/small.bin" "$u/1M.bin" "$u/sub/data.json" "$u/one.bin" ||
+    fail "gtlsclient exited with status $?: $(tail_of gtlsclient.log)"
+  local f
+  for f in hello.html small.bin 1M.bin one.bin; do same_file "dl/$f" "$WWW/$f"; done
+  same_file dl/data.json "$WWW/sub/data.json"
+  stop_our_server
+  expect_log_one_conn 5 200
+}
+
+case_srv_gtlsclient_100m() {
+  need gtlsclient
+  start_our_server --root "$WWW" --cert "$CERT" --key "$KEY"
+  mkdir dl
+  timed gtlsclient_get dl "https://127.0.0.1:$PORT/big.bin" ||
+    fail "gtlsclient exited with status $?: $(tail_of gtlsclient.log)"
+  same_file dl/big.bin "$WWW/big.bin"
+  note "$(rate 100000000 "$ELAPSED")"
+  stop_our_server
+  expect_log_one_conn 1 200
+}
+
+case_srv_gtlsclient_bytes() {
+  need gtlsclient
+  start_our_server --cert "$CERT" --key "$KEY"
+  local u=https://127.0.0.1:$PORT n
+  mkdir dl
+  gtlsclient_get dl "$u/bytes/0" "$u/bytes/1" "$u/bytes/65537" "$u/bytes/1000000" ||
+    fail "gtlsclient exited with status $?: $(tail_of gtlsclient.log)"
+  for n in 0 1 65537 1000000; do
+    gen_pattern "$n" >"expected.$n"
+    same_file "dl/$n" "expected.$n"
+  done
+  stop_our_server
+  expect_log_one_conn 4 200
+}
+
+# ------------------------------------------------------------------ our server <- quic-go client
+
+need_go_programs() {
+  [[ -x $H3CLIENT && -x $QUICGO_SERVER ]] ||
+    fail "the Go programs did not build: $(tail_of "$WORK/go-build.log" 4)"
+}
+
+# Checks h3client's summary line for URL path $1: status $2, HTTP/3, sha256 $3.
+expect_h3client_line() {  # $1 = path, $2 = status, $3 = sha256
+  local line
+  line=$(grep -E " url=https://[^ ]*$1( |$)" h3client.out | head -n1 || true)
+  [[ -n $line ]] || fail "no response for $1: $(tail_of h3client.err)"
+  [[ $line == "status=$2 proto=HTTP/3.0 "* ]] || fail "$1: $line"
+  [[ $line == *" sha256=$3 "* ]] || fail "$1: body differs: $line"
+}
+
+case_srv_quicgo_files() {
+  need_go_programs
+  start_our_server --root "$WWW" --cert "$CERT" --key "$KEY"
+  local u=https://127.0.0.1:$PORT f
+  timeout 90 "$H3CLIENT" -cacert "$CERT" "$u/hello.html" "$u/small.bin" "$u/1M.bin" \
+    "$u/sub/data.json" "$u/empty.bin" >h3client.out 2>h3client.err ||
+    fail "h3client exited with status $?: $(tail_of h3client.err)"
+  for f in hello.html small.bin 1M.bin sub/data.json empty.bin; do
+    expect_h3client_line "/$f" 200 "$(sha_of "$WWW/$f")"
+  done
+  stop_our_server
+  expect_log_one_conn 5 200
+}
+
+case_srv_quicgo_100m() {
+  need_go_programs
+  start_our_server --root "$WWW" --cert "$CERT" --key "$KEY"
+  timed timeout 90 "$H3CLIENT" -cacert "$CERT" "https://127.0.0.1:$PORT/big.bin" \
+    >h3client.out 2>h3client.err || fail "h3client exited with status $?: $(tail_of h3client.err)"
+  expect_h3client_line /big.bin 200 "$BIG_SHA"
+  note "$(rate 100000000 "$ELAPSED")"
+  stop_our_server
+  expect_log_one_conn 1 200
+}
+
+case_srv_quicgo_post() {
+  need_go_programs
+  start_our_server --cert "$CERT" --key "$KEY"
+  local f size details=()
+  for f in empty.bin one.bin 1M.bin big.bin; do
+    size=$(stat -c %s "$WWW/$f")
+    timed timeout 90 "$H3CLIENT" -cacert "$CERT" -data "$WWW/$f" -show-body \
+      "https://127.0.0.1:$PORT/upload" >h3client.out 2>h3client.err ||
+      fail "POST of $f: h3client exited with status $?: $(tail_of h3client.err)"
+    grep -q "^status=200 proto=HTTP/3.0 .* body={\"length\": $size, \"sha256\": \"$(sha_of "$WWW/$f")\"}" \
+      h3client.out || fail "POST of $f ($size bytes): $(cat h3client.out)"
+    if [[ $f == big.bin ]]; then details+=("POST $(rate "$size" "$ELAPSED")"); fi
+  done
+  note "${details[*]}"
+  stop_our_server
+  [[ $(log_lines | grep -c '^POST /upload 200 ') == 4 ]] || fail "server log: $(tail_of server.log 4)"
+}
+
+# ------------------------------------------------------------------ our server <- Chromium
+
+case_srv_chromium_demo() {
+  need chromium
+  # No --root and no --cert: the built-in demo page with a fresh self-signed certificate,
+  # whose SPKI pin the banner prints.
+  start_our_server
+  local pin profile status count want p
+  pin=$(sed -n 's/^SPKI pin (sha256, base64): //p' server.log)
+  [[ -n $pin ]] || fail "no SPKI pin in the server banner"
+  profile=$(mktemp -d "$CASE_DIR/profile.XXXXXX")
+  timeout -k 5 90 chromium --headless --no-sandbox --disable-gpu --user-data-dir="$profile" \
+    --enable-quic --origin-to-force-quic-on="127.0.0.1:$PORT" \
+    --ignore-certificate-errors-spki-list="$pin" --no-first-run --disable-background-networking \
+    --disable-component-update --disable-sync --dump-dom "https://127.0.0.1:$PORT/" \
+    >dom.html 2>chromium.log || fail "chromium exited with status $?: $(tail_of chromium.log)"
+  rm -rf "$profile"
+  stop_our_server
+
+  # Rendered: the page's script wrote how many resources loaded and over what.
+  status=$(sed -n 's/.*<p id="status">\([^<]*\)<.*/\1/p' dom.html | head -n1)
+  [[ $status =~ ^loaded\ ([0-9]+)\ resources\ over\ HTTP/3$ ]] ||
+    fail "the page did not render as expected: status '$status' ($(wc -c <dom.html) bytes of DOM)"
+  count=${BASH_REMATCH[1]}
+  # Every resource of the page (stylesheet, icon, images, script, the page itself) is in the
+  # server's log with 200, all on one connection; the server speaks nothing but HTTP/3.
+  grep -oE '<(img|script)[^>]* src="/[^"]*"|<link[^>]* href="/[^"]*"' dom.html |
+    sed -E 's/.*(src|href)="([^"]*)"/\2/' | sort -u >resources.txt
+  echo / >>resources.txt
+  want=$(sort -u resources.txt | wc -l)
+  ((want >= 5)) || fail "only $want resources found in the DOM"
+  while read -r p; do
+    log_lines | grep -q "^GET $p 200 " || fail "resource $p is not in the server log with 200"
+  done < <(sort -u resources.txt)
+  [[ $(log_lines | awk '$3 != 200' | wc -l) == 0 ]] || fail "non-200 in the log: $(log_lines | awk '$3 != 200' | head -n1)"
+  [[ $(distinct_conns) == 1 ]] || fail "the page came over $(distinct_conns) connections, expected 1"
+  ((count >= want - 1)) || fail "the page reports $count resources, the DOM references $want"
+  note "$status; $want distinct resources, $(log_lines | wc -l) requests on 1 connection"
+}
+
+# ------------------------------------------------------------------ our client -> gtlsserver
+
+start_gtlsserver() { start_peer gtlsserver.log gtlsserver -q -d "$WWW" 127.0.0.1 "$PORT" "$KEY" "$CERT"; }
+
+case_cli_gtlsserver_files() {
+  need gtlsserver
+  start_gtlsserver
+  local u=https://127.0.0.1:$PORT f
+  mkdir dl
+  (cd dl && timeout 90 "$CLIENT" --cacert "$CERT" -f -s -S -O -O -O -O -O "$u/hello.html" \
+    "$u/small.bin" "$u/1M.bin" "$u/sub/data.json" "$u/one.bin") 2>client.err ||
+    fail "asioquic-client exited with status $?: $(tail_of client.err)"
+  for f in hello.html small.bin 1M.bin one.bin; do same_file "dl/$f" "$WWW/$f"; done
+  same_file dl/data.json "$WWW/sub/data.json"
+  stop_peer
+}
+
+case_cli_gtlsserver_100m() {
+  need gtlsserver
+  start_gtlsserver
+  mkdir dl
+  timed timeout 90 "$CLIENT" --cacert "$CERT" -f -s -S -o dl/big.bin "https://127.0.0.1:$PORT/big.bin" \
+    2>client.err || fail "asioquic-client exited with status $?: $(tail_of client.err)"
+  same_file dl/big.bin "$WWW/big.bin"
+  note "$(rate 100000000 "$ELAPSED")"
+  stop_peer
+}
+
+# Eight URLs, at most three requests at a time, on one connection.
+case_cli_gtlsserver_multi() {
+  need gtlsserver
+  start_gtlsserver
+  local u=https://127.0.0.1:$PORT args=() i
+  local files=(hello.html small.bin 1M.bin sub/data.json one.bin small.bin hello.html 1M.bin)
+  mkdir dl
+  for i in "${!files[@]}"; do args+=(-o "dl/$i" "$u/${files[$i]}"); done
+  timeout 90 "$CLIENT" --cacert "$CERT" -f -v -n 3 "${args[@]}" 2>client.err ||
+    fail "asioquic-client exited with status $?: $(grep -v '^\[' client.err | tail -n 3 | tr '\n' ' ')"
+  for i in "${!files[@]}"; do same_file "dl/$i" "$WWW/${files[$i]}"; done
+  [[ $(grep -c '^\* Connected to ' client.err) == 1 ]] ||
+    fail "expected one connection: $(grep '^\* Conn' client.err | tr '\n' ' ')"
+  [[ $(grep -cE '^\[[0-9]+\] < HTTP/3 200$' client.err) == 8 ]] || fail "expected 8 responses with 200"
+  note "8 URLs, -n 3, 1 connection"
+  stop_peer
+}
+
+# ------------------------------------------------------------------ our client -> Caddy
+
+start_caddy() {
+  # stack.md §4's Caddyfile; the admin endpoint is off and nothing is written outside CASE_DIR.
+  cat >Caddyfile <<EOF
+{
+	admin off
+	auto_https off
+	servers {
+		protocols h1 h2 h3
+	}
+}
+https://127.0.0.1:$PORT {
+	bind 127.0.0.1
+	tls $CERT $KEY
+	root * $WWW
+	file_server
+}
+EOF
+  mkdir -p xdg
+  start_peer caddy.log env HOME="$CASE_DIR/xdg" XDG_DATA_HOME="$CASE_DIR/xdg" \
+    XDG_CONFIG_HOME="$CASE_DIR/xdg" caddy run --config Caddyfile --adapter caddyfile
+}
+
+case_cli_caddy_files() {
+  need caddy
+  start_caddy
+  local u=https://127.0.0.1:$PORT f
+  mkdir dl
+  (cd dl && timeout 90 "$CLIENT" --cacert "$CERT" -f -s -S -O -O -O -O -O -O "$u/hello.html" \
+    "$u/small.bin" "$u/1M.bin" "$u/sub/data.json" "$u/one.bin" "$u/empty.bin") 2>client.err ||
+    fail "asioquic-client exited with status $?: $(tail_of client.err)"
+  for f in hello.html small.bin 1M.bin one.bin empty.bin; do same_file "dl/$f" "$WWW/$f"; done
+  same_file dl/data.json "$WWW/sub/data.json"
+  stop_peer
+}
+
+case_cli_caddy_100m() {
+  need caddy
+  start_caddy
+  mkdir dl
+  timed timeout 90 "$CLIENT" --cacert "$CERT" -f -s -S -o dl/big.bin "https://127.0.0.1:$PORT/big.bin" \
+    2>client.err || fail "asioquic-client exited with status $?: $(tail_of client.err)"
+  same_file dl/big.bin "$WWW/big.bin"
+  note "$(rate 100000000 "$ELAPSED")"
+  stop_peer
+}
+
+# ------------------------------------------------------------------ our client -> quic-go server
+
+start_quicgo_server() {
+  # Its certificate (quic-go's testdata) names only "localhost", signed by testdata/ca.pem:
+  # listen on both loopback addresses, whichever "localhost" resolves to.
+  start_peer quicgo.log "$QUICGO_SERVER" -bind "127.0.0.1:$PORT,[::1]:$PORT" -www "$WWW"
+}
+
+case_cli_quicgo_files() {
+  need_go_programs
+  start_quicgo_server
+  local u=https://localhost:$PORT f
+  mkdir dl
+  # Not hello.html's sibling index.html: Go's FileServer redirects /index.html to ./
+  (cd dl && timeout 90 "$CLIENT" --cacert "$QUICGO_CA" -f -s -S -O -O -O -O -O "$u/hello.html" \
+    "$u/small.bin" "$u/1M.bin" "$u/sub/data.json" "$u/one.bin") 2>client.err ||
+    fail "asioquic-client exited with status $?: $(tail_of client.err)"
+  for f in hello.html small.bin 1M.bin one.bin; do same_file "dl/$f" "$WWW/$f"; done
+  same_file dl/data.json "$WWW/sub/data.json"
+  stop_peer
+}
+
+case_cli_quicgo_100m() {
+  need_go_programs
+  start_quicgo_server
+  mkdir dl
+  timed timeout 90 "$CLIENT" --cacert "$QUICGO_CA" -f -s -S -o dl/big.bin "https://localhost:$PORT/big.bin" \
+    2>client.err || fail "asioquic-client exited with status $?: $(tail_of client.err)"
+  same_file dl/big.bin "$WWW/big.bin"
+  note "$(rate 100000000 "$ELAPSED")"
+  stop_peer
+}
+
+# ------------------------------------------------------------------ ours: our server <- our client
+
+ours_client() {  # args for asioquic-client, trusting our test certificate
+  timeout 90 "$CLIENT" --cacert "$CERT" -s -S "$@"
+}
+
+ours_get() {  # $1 = file under www: GET from --root, compare
+  start_our_server --root "$WWW" --cert "$CERT" --key "$KEY"
+  local size
+  size=$(stat -c %s "$WWW/$1")
+  timed ours_client -f -o got "https://127.0.0.1:$PORT/$1" 2>client.err ||
+    fail "asioquic-client exited with status $?: $(tail_of client.err)"
+  same_file got "$WWW/$1"
+  if ((size >= 100000000)); then note "$(rate "$size" "$ELAPSED")"; fi
+  stop_our_server
+  expect_log_one_conn 1 200
+  log_lines | grep -q "^GET /$1 200 bytes=$size " || fail "server log: $(log_lines)"
+}
+
+ours_upload() {  # $1 = method, $2 = file under www: its body to /upload, compare length and sha256
+  start_our_server --cert "$CERT" --key "$KEY"
+  local size sha reply
+  size=$(stat -c %s "$WWW/$2")
+  sha=$(sha_of "$WWW/$2")
+  timed ours_client -f -X "$1" -d "@$WWW/$2" "https://127.0.0.1:$PORT/upload" >reply.json 2>client.err ||
+    fail "asioquic-client exited with status $?: $(tail_of client.err)"
+  reply=$(cat reply.json)
+  [[ $reply == "{\"length\": $size, \"sha256\": \"$sha\"}" ]] ||
+    fail "server saw '$reply', sent $size bytes with sha256 $sha"
+  if ((size >= 100000000)); then note "$(rate "$size" "$ELAPSED")"; fi
+  stop_our_server
+  expect_log_one_conn 1 200
+  log_lines | grep -q "^$1 /upload 200 " || fail "server log: $(log_lines)"
+}
+
+case_ours_get_0b() { ours_get empty.bin; }
+case_ours_get_1b() { ours_get one.bin; }
+case_ours_get_1mb() { ours_get 1M.bin; }
+case_ours_get_100mb() { ours_get big.bin; }
+case_ours_post_0b() { ours_upload POST empty.bin; }
+case_ours_post_1b() { ours_upload POST one.bin; }
+case_ours_post_1mb() { ours_upload POST 1M.bin; }
+case_ours_post_100mb() { ours_upload POST big.bin; }
+case_ours_put_0b() { ours_upload PUT empty.bin; }
+case_ours_put_1b() { ours_upload PUT one.bin; }
+case_ours_put_1mb() { ours_upload PUT 1M.bin; }
+case_ours_put_100mb() { ours_upload PUT big.bin; }
+
+# The response header $1 (lower-case name) as our client's -v printed it to client.err.
+header_of() { sed -n "s/^< $1: //p" client.err | head -n1 | tr -d '\r'; }
+status_of() { sed -n 's/^< HTTP\/3 \([0-9]*\)$/\1/p' client.err | head -n1; }
+
+case_ours_range() {
+  start_our_server --root "$WWW" --cert "$CERT" --key "$KEY"
+  local u=https://127.0.0.1:$PORT/1M.bin spec first len total=1000000
+  # bytes=FIRST-LAST, a suffix (the last 100) and an open end; each checked byte for byte.
+  for spec in 10-19:10:10 -100:999900:100 999990-:999990:10 0-0:0:1; do
+    IFS=: read -r spec first len <<<"$spec"
+    ours_client -v -H "range: bytes=$spec" -o part "$u" 2>client.err ||
+      fail "range $spec: asioquic-client exited with status $?: $(tail_of client.err)"
+    [[ $(status_of) == 206 ]] || fail "range $spec: status $(status_of), expected 206"
+    [[ $(header_of content-range) == "bytes $first-$((first + len - 1))/$total" ]] ||
+      fail "range $spec: content-range '$(header_of content-range)'"
+    dd if="$WWW/1M.bin" of=want bs=64k iflag=skip_bytes,count_bytes skip="$first" count="$len" status=none
+    same_file part want
+  done
+  # The same on a generated body (/bytes/N).
+  ours_client -v -H "range: bytes=65520-65522" -o part "https://127.0.0.1:$PORT/bytes/100000" 2>client.err ||
+    fail "range on /bytes: status $?"
+  [[ $(status_of) == 206 ]] || fail "range on /bytes/100000: status $(status_of)"
+  gen_pattern 65523 | tail -c 3 >want
+  same_file part want
+  stop_our_server
+}
+
+case_ours_range_416() {
+  start_our_server --root "$WWW" --cert "$CERT" --key "$KEY"
+  ours_client -v -H "range: bytes=2000000-" -o body "https://127.0.0.1:$PORT/1M.bin" 2>client.err ||
+    fail "asioquic-client exited with status $?: $(tail_of client.err)"
+  [[ $(status_of) == 416 ]] || fail "status $(status_of), expected 416"
+  [[ $(header_of content-range) == "bytes */1000000" ]] || fail "content-range '$(header_of content-range)'"
+  # With -f, a 416 is a failure (exit 22), as in curl.
+  local rc=0
+  ours_client -f -H "range: bytes=2000000-" -o body "https://127.0.0.1:$PORT/1M.bin" 2>client.err || rc=$?
+  [[ $rc == 22 ]] || fail "-f on 416: exit status $rc, expected 22"
+  stop_our_server
+  log_lines | grep -q '^GET /1M.bin 416 ' || fail "no 416 in the server log"
+}
+
+case_ours_404() {
+  start_our_server --root "$WWW" --cert "$CERT" --key "$KEY"
+  local rc=0
+  ours_client -f -o body "https://127.0.0.1:$PORT/missing.txt" 2>client.err || rc=$?
+  [[ $rc == 22 ]] || fail "-f on a missing file: exit status $rc, expected 22"
+  ours_client -v -o body "https://127.0.0.1:$PORT/sub/missing.json" 2>client.err ||
+    fail "without -f: exit status $?"
+  [[ $(status_of) == 404 ]] || fail "status $(status_of), expected 404"
+  stop_our_server
+  [[ $(log_lines | grep -cE '^GET /(missing.txt|sub/missing.json) 404 ') == 2 ]] ||
+    fail "server log: $(tail_of server.log)"
+}
+
+case_ours_head() {
+  start_our_server --root "$WWW" --cert "$CERT" --key "$KEY"
+  ours_client -I "https://127.0.0.1:$PORT/1M.bin" >head.txt 2>client.err ||
+    fail "asioquic-client exited with status $?: $(tail_of client.err)"
+  tr -d '\r' <head.txt >head.clean
+  grep -qx 'HTTP/3 200' head.clean || fail "status line: $(head -n1 head.clean)"
+  grep -qx 'content-length: 1000000' head.clean || fail "no content-length: 1000000: $(tr '\n' ' ' <head.clean)"
+  grep -qx 'accept-ranges: bytes' head.clean || fail "no accept-ranges: $(tr '\n' ' ' <head.clean)"
+  stop_our_server
+  log_lines | grep -q '^HEAD /1M.bin 200 bytes=0 ' || fail "server log: $(log_lines)"
+}
+
+# 100 client processes, 10 at a time, each making 20 requests on its own connection.
+case_ours_100x20() {
+  start_our_server --cert "$CERT" --key "$KEY"
+  local urls=() i want ok bad
+  for i in $(seq 1 20); do urls+=("https://127.0.0.1:$PORT/bytes/$((i * 500))"); done
+  want=$(for i in $(seq 1 20); do gen_pattern $((i * 500)); done | sha256sum | cut -d' ' -f1)
+  # One client process: its exit status and the sha256 of the 20 bodies (stdout, URL order).
+  cat >one_run.sh <<'EOF'
+set -o pipefail
+i=$1
+shift
+sha=$(timeout 60 "$CLIENT" --cacert "$CERT" -s -S -m 45 "$@" 2>"runs/$i.err" | sha256sum | cut -d' ' -f1)
+echo "$? $sha" >"runs/$i.res"
+EOF
+  mkdir runs
+  export CLIENT CERT
+  timed bash -c 'seq 1 100 | xargs -P 10 -I{} bash one_run.sh {} "$@"' _ "${urls[@]}" ||
+    fail "xargs exited with status $?"
+  ok=$(cat runs/*.res 2>/dev/null | grep -c "^0 $want$" || true)
+  if [[ $ok != 100 ]]; then
+    bad=$(grep -Lx "0 $want" runs/*.res | head -n1 || true)
+    fail "$ok of 100 clients got all 20 bodies right; e.g. ${bad:-?}: $(cat "$bad" 2>/dev/null) $(tail_of "${bad%.res}.err" 2)"
+  fi
+  note "100 connections x 20 requests in $ELAPSED s"
+  stop_our_server
+  local n conns per
+  n=$(log_lines | grep -c '^GET /bytes/[0-9]* 200 ' || true)
+  [[ $n == 2000 ]] || fail "server logged $n successful requests, expected 2000"
+  conns=$(distinct_conns)
+  [[ $conns == 100 ]] || fail "server log shows $conns distinct connections, expected 100"
+  per=$(log_lines | grep -oE 'conn=[0-9a-f]+' | sort | uniq -c | awk '$1 != 20' | head -n1)
+  [[ -z $per ]] || fail "a connection did not carry exactly 20 requests: $per"
+}
+
+# ------------------------------------------------------------------ runner
+
+# Sets PORT to the next port that no UDP or TCP socket uses.
+next_port() {
+  local i p
+  for ((i = 0; i < 500; i++)); do
+    p=$NEXT_PORT
+    NEXT_PORT=$((NEXT_PORT + 1))
+    if ! ss -Htuan "sport = :$p" 2>/dev/null | grep -q .; then
+      PORT=$p
+      return 0
+    fi
+  done
+  echo "interop: no free port found" >&2
+  return 1
+}
+
+case_body() {  # $1 = function; runs in the case's subshell
+  set -Eeuo pipefail
+  cd "$CASE_DIR"
+  # A command failing where no check expected it still gives a reason.
+  trap 'echo "unexpected failure (status $?) of: $BASH_COMMAND" >"$CASE_DIR/errtrap"' ERR
+  trap 'kill_recorded "$CASE_DIR/pids"' EXIT
+  "$1"
+}
+
+run_case() {  # $1 = name, $2 = function
+  local name=$1 fn=$2 rc=0 t0 ticks=0 elapsed reason details
+  if [[ -n ${INTEROP_CASES:-} && ! $name =~ $INTEROP_CASES ]]; then return 0; fi
+  CASE_DIR=$WORK/cases/$name
+  mkdir -p "$CASE_DIR"
+  next_port
+  t0=$EPOCHREALTIME
+  (case_body "$fn") >"$CASE_DIR/case.log" 2>&1 &
+  CASE_PID=$!
+  # The case's own timeouts bound it; this is the backstop.
+  while alive "$CASE_PID"; do
+    if ((ticks >= CASE_TIMEOUT * 10)); then
+      echo "timed out after $CASE_TIMEOUT s" >"$CASE_DIR/reason"
+      kill -TERM "$CASE_PID" 2>/dev/null || true
+      kill_recorded "$CASE_DIR/pids"
+      break
+    fi
+    sleep 0.1
+    ticks=$((ticks + 1))
+  done
+  wait "$CASE_PID" || rc=$?
+  CASE_PID=
+  kill_recorded "$CASE_DIR/pids"
+  elapsed=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+  if [[ $rc == 0 && ! -s $CASE_DIR/reason ]]; then
+    PASSED=$((PASSED + 1))
+    details="$elapsed s"
+    [[ -s $CASE_DIR/notes ]] && details+="; $(paste -sd'|' "$CASE_DIR/notes" | sed 's/|/; /g')"
+    echo "PASS $name ($details)"
+    [[ ${INTEROP_KEEP:-0} == 1 ]] || rm -rf "$CASE_DIR"
+  else
+    FAILED=$((FAILED + 1))
+    reason=$(cat "$CASE_DIR/reason" 2>/dev/null || cat "$CASE_DIR/errtrap" 2>/dev/null || true)
+    reason=$(head -c 600 <<<"$reason" | tr '\n' ' ')
+    echo "FAIL $name: ${reason:-exit status $rc, $(tail_of "$CASE_DIR/case.log" 2)} (port $PORT, $elapsed s)"
+    # Large files are not worth keeping; logs are, with INTEROP_KEEP=1.
+    find "$CASE_DIR" -type f -size +5M -delete 2>/dev/null || true
+  fi
+}
+
+make_fixtures() {
+  mkdir -p "$WWW/sub" "$WORK/cases"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$KEY" \
+    -out "$CERT" -days 30 -subj /CN=localhost \
+    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1" 2>/dev/null
+  printf '<!DOCTYPE html>\n<html><body><p>hello over HTTP/3</p></body></html>\n' >"$WWW/hello.html"
+  head -c 1000 /dev/urandom >"$WWW/small.bin"
+  head -c 1000000 /dev/urandom >"$WWW/1M.bin"
+  head -c 100000000 /dev/urandom >"$WWW/big.bin"
+  printf '{"x": 1}\n' >"$WWW/sub/data.json"
+  : >"$WWW/empty.bin"
+  head -c 1 /dev/urandom >"$WWW/one.bin"
+  BIG_SHA=$(sha_of "$WWW/big.bin")
+}
+
+# Our quic-go client and quic-go's example server, built offline from Debian's Go sources.
+build_go_programs() {
+  mkdir -p "$GO_OUT"
+  local env=(env GO111MODULE=off GOPATH=/usr/share/gocode GOPROXY=off GOFLAGS=
+    GOCACHE="$GO_OUT/go-cache")
+  {
+    (cd "$SCRIPT_DIR/quicgo/client" && timeout 300 "${env[@]}" go build -o "$H3CLIENT" .) &&
+      timeout 300 "${env[@]}" go build -o "$QUICGO_SERVER" github.com/lucas-clemente/quic-go/example
+  } >"$WORK/go-build.log" 2>&1 || {
+    rm -f "$H3CLIENT" "$QUICGO_SERVER"
+    echo "interop: building the Go programs failed: $(tail_of "$WORK/go-build.log" 4)"
+  }
+}
+
+print_versions() {
+  v() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "not installed"; }
+  echo "interop: peers used"
+  echo "  ours:     $("$SERVER" --version 2>&1 | head -n1); $("$CLIENT" --version 2>&1 | head -n1)"
+  echo "  ngtcp2:   gtlsserver/gtlsclient from ngtcp2-server $(v ngtcp2-server), ngtcp2-client $(v ngtcp2-client)"
+  echo "  quic-go:  golang-github-lucas-clemente-quic-go-dev $(v golang-github-lucas-clemente-quic-go-dev), $(go version 2>/dev/null || echo 'go: not installed')"
+  echo "  caddy:    $(caddy version 2>/dev/null || echo 'not installed') (package $(v caddy))"
+  echo "  chromium: $(chromium --version 2>/dev/null || echo 'not installed')"
+}
+
+main() {
+  local t0=$EPOCHREALTIME
+  if [[ ! -x $SERVER || ! -x $CLIENT ]]; then
+    echo "FAIL setup: $SERVER or $CLIENT is missing (build BUILD_DIR first)"
+    echo "interop: 0 passed, 1 failed"
+    exit 1
+  fi
+  print_versions
+  make_fixtures
+  build_go_programs
+  echo "interop: fixtures and Go programs ready in $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }') s; ports from $NEXT_PORT"
+
+  # our server <- peers
+  run_case srv-gtlsclient-files case_srv_gtlsclient_files
+  run_case srv-gtlsclient-100M case_srv_gtlsclient_100m
+  run_case srv-gtlsclient-bytes case_srv_gtlsclient_bytes
+  run_case srv-quicgo-files case_srv_quicgo_files
+  run_case srv-quicgo-100M case_srv_quicgo_100m
+  run_case srv-quicgo-post case_srv_quicgo_post
+  run_case srv-chromium-demo case_srv_chromium_demo
+  # our client -> peers
+  run_case cli-gtlsserver-files case_cli_gtlsserver_files
+  run_case cli-gtlsserver-100M case_cli_gtlsserver_100m
+  run_case cli-gtlsserver-multi case_cli_gtlsserver_multi
+  run_case cli-caddy-files case_cli_caddy_files
+  run_case cli-caddy-100M case_cli_caddy_100m
+  run_case cli-quicgo-files case_cli_quicgo_files
+  run_case cli-quicgo-100M case_cli_quicgo_100m
+  # our server <- our client
+  run_case ours-get-0B case_ours_get_0b
+  run_case ours-get-1B case_ours_get_1b
+  run_case ours-get-1MB case_ours_get_1mb
+  run_case ours-get-100MB case_ours_get_100mb
+  run_case ours-post-0B case_ours_post_0b
+  run_case ours-post-1B case_ours_post_1b
+  run_case ours-post-1MB case_ours_post_1mb
+  run_case ours-post-100MB case_ours_post_100mb
+  run_case ours-put-0B case_ours_put_0b
+  run_case ours-put-1B case_ours_put_1b
+  run_case ours-put-1MB case_ours_put_1mb
+  run_case ours-put-100MB case_ours_put_100mb
+  run_case ours-range case_ours_range
+  run_case ours-range-416 case_ours_range_416
+  run_case ours-404 case_ours_404
+  run_case ours-head case_ours_head
+  run_case ours-100x20 case_ours_100x20
+
+  echo "interop: total $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }') s"
+  echo "interop: $PASSED passed, $FAILED failed"
+  ((FAILED == 0))
+}
+
+main
