@@ -3,7 +3,8 @@
 # packages. Idempotent: packages already present are skipped by apt. Needs root (or sudo).
 #   scripts/install-deps.sh            build + unit/integration tests + ngtcp2 peers
 #   scripts/install-deps.sh --interop  also Chromium, Caddy, Go and quic-go (interop tests)
-#   scripts/install-deps.sh --tools    also clang/libFuzzer, gnuplot, valgrind, linux-perf (bench, fuzz)
+#   scripts/install-deps.sh --fuzz     also clang and its libFuzzer runtime (fuzz targets)
+#   scripts/install-deps.sh --tools    also gnuplot, valgrind, linux-perf, heaptrack (benchmarks)
 set -euo pipefail
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -17,7 +18,8 @@ extra=()
 for arg in "$@"; do
   case "$arg" in
     --interop) extra+=(chromium caddy golang-go golang-github-lucas-clemente-quic-go-dev tshark) ;;
-    --tools) extra+=(clang libclang-rt-14-dev gnuplot-nox valgrind linux-perf heaptrack) ;;
+    --fuzz) extra+=(clang libclang-rt-14-dev) ;;
+    --tools) extra+=(gnuplot-nox valgrind linux-perf heaptrack) ;;
     *) echo "unknown option $arg" >&2; exit 2 ;;
   esac
 done

@@ -3,9 +3,10 @@
 #   1. checks formatting (clang-format),
 #   2. builds Debug and Release with warnings as errors and runs the unit and integration tests,
 #   3. builds with ASan+UBSan and runs the same tests,
-#   4. runs the interop tests against peers we did not write (tests/interop/run.sh).
+#   4. runs each libFuzzer target briefly (scripts/fuzz.sh),
+#   5. runs the interop tests against peers we did not write (tests/interop/run.sh).
 # Ends with one line "N passed, N failed" summed over every stage; exits non-zero on any failure.
-#   SKIP_INTEROP=1  skip stage 4      SKIP_SANITIZERS=1  skip stage 3
+#   SKIP_SANITIZERS=1, SKIP_FUZZ=1, SKIP_INTEROP=1 skip stages 3, 4, 5; FUZZ_SECONDS=20
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -79,6 +80,12 @@ if [ "${SKIP_SANITIZERS:-0}" != 1 ]; then
   build_and_test asan out/asan -DCMAKE_BUILD_TYPE=Debug "-DASIOQUIC_SANITIZE=address,undefined" \
     -DASIOQUIC_BUILD_EXAMPLES=OFF -DASIOQUIC_BUILD_TOOLS=OFF
   unset ASAN_OPTIONS UBSAN_OPTIONS
+fi
+
+if [ "${SKIP_FUZZ:-0}" != 1 ]; then
+  echo "=== fuzz (each target ${FUZZ_SECONDS:-20} s)"
+  scripts/fuzz.sh "${FUZZ_SECONDS:-20}" 2>&1 | tee out/fuzz.log
+  note_script fuzz out/fuzz.log
 fi
 
 if [ "${SKIP_INTEROP:-0}" != 1 ] && [ -x tests/interop/run.sh ]; then

@@ -124,6 +124,11 @@ void InboundPacketRouter::route(const Datagram& d) {
   counters_.packets_dropped.fetch_add(1, std::memory_order_relaxed);
 }
 
+void InboundPacketRouter::inject(const Datagram& d) {
+  route(d);
+  run_dirty();
+}
+
 void InboundPacketRouter::mark_dirty(IoWorker& w) {
   if (w.set_dirty()) dirty_.push_back(w.shared_from_this());
 }

@@ -93,6 +93,10 @@ class InboundPacketRouter : public std::enable_shared_from_this<InboundPacketRou
   /// while (packets in flight on the old path), then closed.
   void adopt_socket(std::unique_ptr<net::UdpSocket> s);
 
+  /// Routes one datagram as if it had just been received, then runs the turns it caused. For
+  /// tests and fuzzers; the receive loop uses the same path.
+  void inject(const Datagram& d);
+
   const Executor& executor() const noexcept { return ex_; }
   net::UdpSocket& socket() noexcept { return *sock_; }
   const RouterCounters& counters() const noexcept { return counters_; }

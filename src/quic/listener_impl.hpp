@@ -36,6 +36,8 @@ class ListenerImpl : public std::enable_shared_from_this<ListenerImpl> {
   void forget(IoWorker& w);
   ListenerStats stats() const;
   std::vector<asio::ip::udp::endpoint> local_endpoints() const { return endpoints_; }
+  /// For tests and fuzzers that feed datagrams to a router directly.
+  const std::vector<std::shared_ptr<InboundPacketRouter>>& routers() const { return routers_; }
   const asio::any_io_executor& executor() const noexcept { return ex_; }
 
  private:
