@@ -69,44 +69,7 @@ void ClientH3Controller::close(uint64_t code) const {
 // ------------------------------------------------------------------ ClientH3Driver
 
 ClientH3Driver::ClientH3Driver(const Settings& settings)
-    : d_(std::make_shared<Driver>(false, settings, asio::any_io_executor())) {}
-
-std::error_code ClientH3Driver::on_conn_established(Connection& conn, const HandshakeInfo&) {
-  return d_->on_established(d_->transport(conn));
-}
-
-std::error_code ClientH3Driver::process_reads(Connection&) {
-  return {};
-}
-
-std::error_code ClientH3Driver::process_writes(Connection& conn) {
-  return d_->on_writes(d_->transport(conn));
-}
-
-void ClientH3Driver::on_conn_close(Connection&, const ConnectionStats&, std::error_code result) {
-  d_->on_close(result);
-}
-
-void ClientH3Driver::on_stream_data(Connection& conn, int64_t id, std::span<const uint8_t> data,
-                                    bool fin) {
-  d_->on_stream_data(d_->transport(conn), id, data, fin);
-}
-
-void ClientH3Driver::on_stream_reset(Connection&, int64_t id, uint64_t code) {
-  d_->on_quic_reset(id, code);
-}
-
-void ClientH3Driver::on_stop_sending(Connection&, int64_t id, uint64_t code) {
-  d_->on_quic_stop_sending(id, code);
-}
-
-void ClientH3Driver::on_stream_closed(Connection&, int64_t id, uint64_t code) {
-  d_->on_quic_closed(id, code);
-}
-
-SendSource* ClientH3Driver::send_source() {
-  return d_.get();
-}
+    : H3Driver(std::make_shared<Driver>(false, settings, asio::any_io_executor())) {}
 
 ClientH3Controller ClientH3Driver::controller(ConnectionHandle conn) const {
   return detail::ClientOps::controller(d_, std::move(conn));

@@ -96,53 +96,10 @@ void ServerH3Controller::close(uint64_t code) const {
 
 // ------------------------------------------------------------------ ServerH3Driver
 
-ServerH3Driver::~ServerH3Driver() {
-  // The worker reports on_conn_close only for established connections: one that ended during
-  // its handshake just drops its application, and the controller's waiters must learn it here.
-  d_->on_close(make_error_code(errc::connection_closed));
-}
-
 std::pair<std::shared_ptr<ServerH3Driver>, ServerH3Controller> ServerH3Driver::make(
     asio::any_io_executor connection_executor, const Settings& settings) {
   auto d = std::make_shared<Driver>(true, settings, std::move(connection_executor));
   return {std::make_shared<ServerH3Driver>(d), ServerH3Controller(d)};
-}
-
-std::error_code ServerH3Driver::on_conn_established(Connection& conn, const HandshakeInfo&) {
-  return d_->on_established(d_->transport(conn));
-}
-
-std::error_code ServerH3Driver::process_reads(Connection&) {
-  return {};
-}
-
-std::error_code ServerH3Driver::process_writes(Connection& conn) {
-  return d_->on_writes(d_->transport(conn));
-}
-
-void ServerH3Driver::on_conn_close(Connection&, const ConnectionStats&, std::error_code result) {
-  d_->on_close(result);
-}
-
-void ServerH3Driver::on_stream_data(Connection& conn, int64_t id, std::span<const uint8_t> data,
-                                    bool fin) {
-  d_->on_stream_data(d_->transport(conn), id, data, fin);
-}
-
-void ServerH3Driver::on_stream_reset(Connection&, int64_t id, uint64_t code) {
-  d_->on_quic_reset(id, code);
-}
-
-void ServerH3Driver::on_stop_sending(Connection&, int64_t id, uint64_t code) {
-  d_->on_quic_stop_sending(id, code);
-}
-
-void ServerH3Driver::on_stream_closed(Connection&, int64_t id, uint64_t code) {
-  d_->on_quic_closed(id, code);
-}
-
-SendSource* ServerH3Driver::send_source() {
-  return d_.get();
 }
 
 // ------------------------------------------------------------------ start / serve
@@ -183,6 +140,18 @@ struct Server::Impl {
   std::mutex m;
   std::vector<ServerH3Controller> live;  // connections being served
   bool stopping = false;
+
+  /// Closes the listener; returns the connections being served.
+  std::vector<ServerH3Controller> stop_accepting() {
+    std::vector<ServerH3Controller> now;
+    {
+      std::lock_guard lock(m);
+      stopping = true;
+      now = live;
+    }
+    listener.close();
+    return now;
+  }
 
   static asio::awaitable<void> serve_connection(std::shared_ptr<Impl> self,
                                                 ServerH3Controller ctl) {
@@ -234,26 +203,12 @@ asio::awaitable<void> Server::run() const {
 }
 
 void Server::shutdown(std::chrono::milliseconds drain) const {
-  std::vector<ServerH3Controller> live;
-  {
-    std::lock_guard lock(impl_->m);
-    impl_->stopping = true;
-    live = impl_->live;
-  }
-  impl_->listener.close();
-  for (auto& c : live)
+  for (auto& c : impl_->stop_accepting())
     c.shutdown(drain);
 }
 
 void Server::stop(uint64_t code) const {
-  std::vector<ServerH3Controller> live;
-  {
-    std::lock_guard lock(impl_->m);
-    impl_->stopping = true;
-    live = impl_->live;
-  }
-  impl_->listener.close();
-  for (auto& c : live)
+  for (auto& c : impl_->stop_accepting())
     c.close(code);
 }
 

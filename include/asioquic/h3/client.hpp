@@ -17,6 +17,7 @@
 #include "asioquic/application.hpp"
 #include "asioquic/client.hpp"
 #include "asioquic/connection_handle.hpp"
+#include "asioquic/h3/driver.hpp"
 #include "asioquic/h3/message.hpp"
 
 namespace asioquic::h3 {
@@ -126,25 +127,11 @@ class ClientH3Controller {
 
 /// The HTTP/3 client side of a connection. async_connect() uses it; apps that start QUIC
 /// connections themselves can too.
-class ClientH3Driver final : public ApplicationOverQuic {
+class ClientH3Driver final : public H3Driver {
  public:
   explicit ClientH3Driver(const Settings& settings = {});
-  std::error_code on_conn_established(Connection& conn, const HandshakeInfo& info) override;
-  std::error_code process_reads(Connection& conn) override;
-  std::error_code process_writes(Connection& conn) override;
-  void on_conn_close(Connection& conn, const ConnectionStats& stats,
-                     std::error_code result) override;
-  void on_stream_data(Connection& conn, int64_t id, std::span<const uint8_t> data,
-                      bool fin) override;
-  void on_stream_reset(Connection& conn, int64_t id, uint64_t code) override;
-  void on_stop_sending(Connection& conn, int64_t id, uint64_t code) override;
-  void on_stream_closed(Connection& conn, int64_t id, uint64_t code) override;
-  SendSource* send_source() override;
   /// The controller for a connection this driver runs (handle from async_connect/start).
   ClientH3Controller controller(ConnectionHandle conn) const;
-
- private:
-  std::shared_ptr<detail::Driver> d_;
 };
 
 namespace detail {

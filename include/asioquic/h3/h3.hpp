@@ -2,6 +2,7 @@
 #pragma once
 
 #include "asioquic/h3/client.hpp"
+#include "asioquic/h3/driver.hpp"
 #include "asioquic/h3/fields.hpp"
 #include "asioquic/h3/message.hpp"
 #include "asioquic/h3/server.hpp"

@@ -21,6 +21,7 @@
 
 #include "asioquic/application.hpp"
 #include "asioquic/connection_handle.hpp"
+#include "asioquic/h3/driver.hpp"
 #include "asioquic/h3/message.hpp"
 #include "asioquic/listener.hpp"
 
@@ -139,30 +140,14 @@ class ServerH3Controller {
 };
 
 /// The HTTP/3 server side of a connection (ALPN "h3"). Start an IncomingConnection with it.
-class ServerH3Driver final : public ApplicationOverQuic {
+class ServerH3Driver final : public H3Driver {
  public:
   /// A driver and the controller for its requests; `connection_executor` is the executor of
   /// the connection it will run on (IncomingConnection::executor()).
   static std::pair<std::shared_ptr<ServerH3Driver>, ServerH3Controller> make(
       asio::any_io_executor connection_executor, const Settings& settings = {});
 
-  std::error_code on_conn_established(Connection& conn, const HandshakeInfo& info) override;
-  std::error_code process_reads(Connection& conn) override;
-  std::error_code process_writes(Connection& conn) override;
-  void on_conn_close(Connection& conn, const ConnectionStats& stats,
-                     std::error_code result) override;
-  void on_stream_data(Connection& conn, int64_t id, std::span<const uint8_t> data,
-                      bool fin) override;
-  void on_stream_reset(Connection& conn, int64_t id, uint64_t code) override;
-  void on_stop_sending(Connection& conn, int64_t id, uint64_t code) override;
-  void on_stream_closed(Connection& conn, int64_t id, uint64_t code) override;
-  SendSource* send_source() override;
-
-  explicit ServerH3Driver(std::shared_ptr<detail::Driver> d) : d_(std::move(d)) {}
-  ~ServerH3Driver() override;
-
- private:
-  std::shared_ptr<detail::Driver> d_;
+  explicit ServerH3Driver(std::shared_ptr<detail::Driver> d) : H3Driver(std::move(d)) {}
 };
 
 /// Starts an accepted connection as an HTTP/3 server connection; returns its controller.
