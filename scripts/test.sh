@@ -4,9 +4,11 @@
 #   2. builds Debug and Release with warnings as errors and runs the unit and integration tests,
 #   3. builds with ASan+UBSan and runs the same tests,
 #   4. runs each libFuzzer target briefly (scripts/fuzz.sh),
-#   5. runs the interop tests against peers we did not write (tests/interop/run.sh).
+#   5. runs the interop tests against peers we did not write (tests/interop/run.sh),
+#   6. runs downloads through the impairment relay (tests/impairment/run.sh).
 # Ends with one line "N passed, N failed" summed over every stage; exits non-zero on any failure.
-#   SKIP_SANITIZERS=1, SKIP_FUZZ=1, SKIP_INTEROP=1 skip stages 3, 4, 5; FUZZ_SECONDS=20
+#   SKIP_SANITIZERS=1, SKIP_FUZZ=1, SKIP_INTEROP=1, SKIP_IMPAIRMENT=1 skip stages 3-6;
+#   FUZZ_SECONDS=20, IMPAIRMENT_SIZE_MB=20
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -92,6 +94,14 @@ if [ "${SKIP_INTEROP:-0}" != 1 ] && [ -x tests/interop/run.sh ]; then
   echo "=== interop"
   tests/interop/run.sh "$root/out/release" 2>&1 | tee out/interop.log
   note_script interop out/interop.log
+fi
+
+if [ "${SKIP_IMPAIRMENT:-0}" != 1 ] && [ -x tests/impairment/run.sh ]; then
+  # 20 MB transfers keep the stage near two minutes; the README's table uses 50 MB.
+  echo "=== impairment (loss, delay, reordering, corruption, duplication, blackhole, lost Initials)"
+  IMPAIRMENT_SIZE_MB=${IMPAIRMENT_SIZE_MB:-20} tests/impairment/run.sh "$root/out/release" 2>&1 |
+    tee out/impairment.log
+  note_script impairment out/impairment.log
 fi
 
 if [ ${#stage_failed[@]} -gt 0 ]; then echo "failed stages: ${stage_failed[*]}"; fi

@@ -45,7 +45,10 @@ struct Settings {
   /// handshake (0: wait for the idle timeout).
   std::chrono::milliseconds post_accept_timeout{0};
   /// Body bytes a stream holds for sending (queued + unacknowledged) before async_write waits.
-  size_t body_send_buffer = 1 << 20;
+  /// Unacknowledged bytes count, so this bounds a stream to about this much per round trip:
+  /// 8 MiB keeps a 40 ms path above 200 MB/s. The bytes are the application's own Buffers (no
+  /// copy), held until acknowledged.
+  size_t body_send_buffer = 8 << 20;
   /// Server: after GOAWAY, how long in-flight requests may run before the connection is closed.
   std::chrono::milliseconds drain_timeout{30'000};
 };
