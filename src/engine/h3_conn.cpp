@@ -203,6 +203,10 @@ bool H3Conn::is_remote_qpack_encoder(int64_t id) const {
   return nghttp3_conn_is_remote_qpack_encoder_stream(conn_, id) != 0;
 }
 
+bool H3Conn::is_writable(int64_t id) const {
+  return nghttp3_conn_is_stream_writable(conn_, id) != 0;
+}
+
 bool H3Conn::submit_request(int64_t id, const h3::Fields& fields, bool has_body) {
   const auto nva = to_nv(fields);
   const nghttp3_data_reader dr{Callbacks::read_data};

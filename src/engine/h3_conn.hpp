@@ -91,6 +91,8 @@ class H3Conn {
   /// stream (a connection error).
   bool close_stream(int64_t id, uint64_t code);
   bool is_remote_qpack_encoder(int64_t id) const;
+  /// False once the stream is gone, blocked, shut for writing or waiting for body bytes.
+  bool is_writable(int64_t id) const;
 
   /// Submit a request (client) or response / informational response (server). With
   /// `has_body`, read_body() is asked for the body; otherwise the stream ends after the

@@ -180,6 +180,16 @@ bool Driver::next(StreamChunk& out) {
     }
     fin_pending_.erase(fin_pending_.begin());  // the stream ended otherwise
   }
+  if (offer_.id >= 0) {
+    if (h3_->is_writable(offer_.id)) {
+      out.stream_id = offer_.id;
+      out.iov = iov_.data() + offer_.first;
+      out.iovcnt = offer_.count;
+      out.fin = offer_.fin;
+      return true;
+    }
+    offer_.id = -1;  // reset, shut or blocked since: ask nghttp3 afresh
+  }
   int64_t id = -1;
   bool fin = false;
   const ptrdiff_t n = h3_->writev(id, fin, iov_);
@@ -193,15 +203,32 @@ bool Driver::next(StreamChunk& out) {
   out.iovcnt = static_cast<size_t>(n);
   out.fin = fin;
   if (n == 0 && fin && is_request_stream(id)) fin_pending_.push_back(id);
+  if (n > 0) offer_ = {id, 0, static_cast<size_t>(n), fin};
   return true;
 }
 
 void Driver::written(int64_t id, size_t n, bool fin) {
   if (fin) std::erase(fin_pending_, id);
   h3_->add_write_offset(id, n);
+  if (id != offer_.id) return;
+  // Drop from the offer what the packetizer took.
+  while (n > 0 && offer_.count > 0) {
+    iovec& v = iov_[offer_.first];
+    if (v.iov_len <= n) {
+      n -= v.iov_len;
+      ++offer_.first;
+      --offer_.count;
+    } else {
+      v.iov_base = static_cast<uint8_t*>(v.iov_base) + n;
+      v.iov_len -= n;
+      n = 0;
+    }
+  }
+  if (fin || offer_.count == 0) offer_.id = -1;
 }
 
 void Driver::blocked(int64_t id) {
+  if (id == offer_.id) offer_.id = -1;
   std::erase(fin_pending_, id);  // gone or shut: the stream's events tell the rest
   h3_->block(id);
 }
@@ -300,9 +327,22 @@ void Driver::on_body(int64_t id, std::span<const uint8_t> data) {
     if (conn_) conn_->consume(id, data.size());  // nobody will read these: credit them now
     return;
   }
+  s->uncredited += data.size();
   if (s->body_off == s->body.size()) {
     s->body.clear();
     s->body_off = 0;
+    if (s->read_some) {
+      // A reader is waiting: its buffer takes the bytes straight from the packet (one copy).
+      auto& r = *s->read_some;
+      const size_t n = std::min(data.size(), r.buf.size());
+      std::memcpy(r.buf.data(), data.data(), n);
+      data = data.subspan(n);
+      credit(*s, n);
+      auto done = std::move(r.done);
+      s->read_some.reset();
+      done.complete({}, n);
+      if (data.empty()) return;
+    }
   } else if (s->body_off >= s->body.size() / 2) {
     // Drop what was read: a reader that never quite catches up would otherwise keep every byte
     // of the body. Waiting for half keeps the moves amortized O(1) per byte.
@@ -310,7 +350,6 @@ void Driver::on_body(int64_t id, std::span<const uint8_t> data) {
     s->body_off = 0;
   }
   s->body.insert(s->body.end(), data.begin(), data.end());
-  s->uncredited += data.size();
   service_reads(s);
 }
 

@@ -200,6 +200,14 @@ class Driver final : public std::enable_shared_from_this<Driver>,
   std::error_code close_error_;
   std::unordered_map<int64_t, std::shared_ptr<Stream>> streams_;
   std::array<iovec, 16> iov_{};
+  // What nghttp3 last offered and the packetizer has not taken yet: offered again as long as
+  // the stream stays writable, so one writev serves many packets instead of one.
+  struct Offer {
+    int64_t id = -1;
+    size_t first = 0;  // into iov_
+    size_t count = 0;
+    bool fin = false;
+  } offer_;
   // Streams whose bare FIN nghttp3 offered but the packetizer has not taken yet (see next()).
   std::vector<int64_t> fin_pending_;
   size_t body_in_read_ = 0;  // body bytes the current H3Conn::read() passed to on_body

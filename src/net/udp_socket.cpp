@@ -324,8 +324,10 @@ size_t fill_control(uint8_t* buf, const SendBatch& b, bool gso, bool ecn, bool p
 
 size_t UdpSocket::send(const SendBatch& b, std::error_code& ec) {
   if (b.len == 0) return 0;
-  if (caps_.gso && b.len > b.segment_size) {
-    const size_t sent = send_gso(b, ec);
+  // One datagram (ACKs, handshake packets): a plain sendmsg, without the batch set-up.
+  if (b.len <= b.segment_size || b.segment_size == 0) return send_one(b, false, ec);
+  if (caps_.gso) {
+    const size_t sent = send_one(b, true, ec);
     if (!ec || ec != std::errc::io_error) return sent;
     // EIO: the device cannot segment after all; fall back for good.
     ec.clear();
@@ -334,7 +336,7 @@ size_t UdpSocket::send(const SendBatch& b, std::error_code& ec) {
   return send_mmsg(b, ec);
 }
 
-size_t UdpSocket::send_gso(const SendBatch& b, std::error_code& ec) {
+size_t UdpSocket::send_one(const SendBatch& b, bool gso, std::error_code& ec) {
   alignas(cmsghdr) uint8_t control[kSendControl];
   iovec iov{const_cast<uint8_t*>(b.data), b.len};
   msghdr h{};
@@ -343,7 +345,7 @@ size_t UdpSocket::send_gso(const SendBatch& b, std::error_code& ec) {
   h.msg_iov = &iov;
   h.msg_iovlen = 1;
   h.msg_control = control;
-  h.msg_controllen = fill_control(control, b, true, caps_.ecn, caps_.pktinfo && local_is_wildcard_,
+  h.msg_controllen = fill_control(control, b, gso, caps_.ecn, caps_.pktinfo && local_is_wildcard_,
                                   local_.family());
   if (h.msg_controllen == 0) h.msg_control = nullptr;
   ++counters_.send_calls;
@@ -353,7 +355,7 @@ size_t UdpSocket::send_gso(const SendBatch& b, std::error_code& ec) {
   } while (n < 0 && errno == EINTR);
   if (n >= 0) return b.len;
   if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
-  if (errno == EIO) {
+  if (errno == EIO && gso) {
     ec = std::make_error_code(std::errc::io_error);
     return 0;
   }

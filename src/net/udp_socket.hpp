@@ -119,7 +119,8 @@ class UdpSocket {
 
  private:
   void configure(const SocketOptions& opts, std::error_code& ec);
-  size_t send_gso(const SendBatch& b, std::error_code& ec);
+  /// One sendmsg: a GSO run (UDP_SEGMENT) when `gso`, else a single datagram.
+  size_t send_one(const SendBatch& b, bool gso, std::error_code& ec);
   size_t send_mmsg(const SendBatch& b, std::error_code& ec);
 
   asio::ip::udp::socket sock_;

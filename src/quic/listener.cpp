@@ -53,6 +53,14 @@ void ListenerImpl::accept(AcceptCompletion c) {
 
 void ListenerImpl::enqueue(std::shared_ptr<IoWorker> w) {
   std::unique_lock lock(m_);
+  if (closed_) {
+    // close() ran on another thread after the acceptor checked accepting(): nobody will take
+    // this connection, and a queue close() has already emptied would hold it until its idle
+    // timeout.
+    lock.unlock();
+    w->close_from_handle(0, "connection not started");
+    return;
+  }
   if (!waiters_.empty()) {
     auto c = std::move(waiters_.front());
     waiters_.pop_front();
