@@ -109,20 +109,19 @@ int main(int argc, char** argv) {
   auto app = std::make_shared<EchoBench>(total);
   asio::io_context io;
   std::error_code result;
-  aq::async_connect(io.get_executor(), argv[1], static_cast<uint16_t>(std::stoi(argv[2])), settings,
-                    app, [&](std::error_code ec, aq::ConnectionHandle conn) {
-                      if (ec) {
-                        result = ec;
-                        return;
-                      }
-                      conn.async_wait_closed([&, conn](std::error_code e, aq::CloseInfo) {
-                        result = e;
-                      });
-                    });
+  aq::async_connect(
+      io.get_executor(), argv[1], static_cast<uint16_t>(std::stoi(argv[2])), settings, app,
+      [&](std::error_code ec, aq::ConnectionHandle conn) {
+        if (ec) {
+          result = ec;
+          return;
+        }
+        conn.async_wait_closed([&, conn](std::error_code e, aq::CloseInfo) { result = e; });
+      });
   io.run();
   if (result || app->received() != total) {
-    std::cerr << "failed: " << (result ? result.message() : "short") << " after "
-              << app->received() << " bytes\n";
+    std::cerr << "failed: " << (result ? result.message() : "short") << " after " << app->received()
+              << " bytes\n";
     return 1;
   }
   const double s = app->elapsed().count();

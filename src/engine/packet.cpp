@@ -92,7 +92,8 @@ size_t write_version_negotiation(std::span<uint8_t> out, std::span<const uint8_t
   // Offer v1 plus a random reserved version (0x?a?a?a?a, RFC 9000 §15) so clients can't come to
   // rely on the list. It must differ from the client's: a client ignores a VN naming its own.
   uint32_t grease = 0;
-  for (int i = 0; i < 4; ++i) grease = (grease << 8) | ((rnd[i] & 0xf0) | 0x0a);
+  for (int i = 0; i < 4; ++i)
+    grease = (grease << 8) | ((rnd[i] & 0xf0) | 0x0a);
   if (grease == client_version) grease ^= 0x10000000;
   const uint32_t versions[] = {kQuicV1, grease};
   const auto n =

@@ -114,9 +114,14 @@ TEST_F(TransportEchoTest, ManyConnectionsCloseCleanlyAndLeaveNoWorker) {
       << server_->stats().connections_active << " server connections still active";
   const auto stats = server_->stats();
   EXPECT_EQ(stats.connections_accepted, kConnections);
-  std::lock_guard lock(m);
-  ASSERT_EQ(server_apps.size(), kConnections);
-  for (auto& app : server_apps) {
+  std::vector<std::shared_ptr<EchoServerApp>> apps_seen;
+  {
+    // Copied out so that m is not held while the server's own lock is taken below.
+    std::lock_guard lock(m);
+    apps_seen = server_apps;
+  }
+  ASSERT_EQ(apps_seen.size(), kConnections);
+  for (auto& app : apps_seen) {
     auto closed = app->closed();
     ASSERT_EQ(closed.wait_for(0s), std::future_status::ready) << "on_conn_close not called";
     const Closed c = closed.get();
