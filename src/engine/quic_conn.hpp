@@ -79,6 +79,7 @@ struct TxBatch {
   size_t extra_len = 0;  // the odd datagram, at buf + len
   net::Address extra_local, extra_remote;
   uint8_t extra_ecn = 0;
+  bool drained = false;  // the engine had nothing more to write (or was held back): stop asking
 };
 
 struct ConnParams {
@@ -182,7 +183,9 @@ class QuicConn {
   QuicConn(ConnEvents& ev, bool server);
   Status on_engine_error(int liberr);
   void classify_peer_close();
-  void write_packets(TxBatch& b, SendSource& src, DatagramSource& dgrams, size_t max_segments,
+  /// Fills one batch; returns true if it ended because the engine had nothing more to write
+  /// (or was held back by congestion control or pacing).
+  bool write_packets(TxBatch& b, SendSource& src, DatagramSource& dgrams, size_t max_segments,
                      uint64_t ts, Status& st);
 
   ConnEvents& events_;

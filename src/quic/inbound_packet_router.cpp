@@ -138,7 +138,7 @@ void InboundPacketRouter::run_dirty() {
   std::vector<std::shared_ptr<IoWorker>> now;
   now.swap(dirty_);
   for (auto& w : now)
-    w->run_turn();
+    w->run_packet_turn();
   now.clear();
   if (dirty_.empty()) dirty_.swap(now);  // keep the capacity
 }

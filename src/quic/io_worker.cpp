@@ -95,6 +95,7 @@ bool IoWorker::on_stream_data(int64_t id, std::span<const uint8_t> data, bool fi
     return true;
   }
   if (app_) {
+    app_fed_ = true;
     app_->on_stream_data(conn_, id, data, fin);
   } else {
     streams_.on_data(id, data, fin);  // held until an application is attached
@@ -137,6 +138,7 @@ void IoWorker::on_streams_available() {}  // process_writes runs every turn and 
 
 void IoWorker::on_datagram(std::span<const uint8_t> data) {
   if (app_) {
+    app_fed_ = true;
     app_->on_datagram(conn_, data);
   } else {
     push_received_datagram(data);
@@ -173,7 +175,7 @@ SendSource& IoWorker::source() {
 
 // ------------------------------------------------------------------ the turn
 
-void IoWorker::run_turn() {
+void IoWorker::turn(bool after_packets) {
   dirty_ = false;
   if (stage_ == Stage::done) return;
   const uint64_t ts = engine::now_ns();
@@ -207,12 +209,37 @@ void IoWorker::run_turn() {
     enter_closing();
     return;
   }
+  if (after_packets && std::exchange(app_fed_, false) && stage_ == Stage::running) {
+    if (!settle_pending_) {
+      settle_pending_ = true;
+      settle_then_turn(2);
+    }
+    return;
+  }
   flush(ts);
   if (status_ != Status::ok) {
     handle(status_);
     return;
   }
   arm_timer();
+}
+
+// An application usually answers what it read through handlers posted to this strand: a
+// coroutine's first step, then the operation it posts. Writing at once would send the ACK and
+// the QPACK acknowledgements in one packet and the answer in the next, and arm the ACK timer
+// that the answer's packet makes moot (a timerfd_settime, then a wake-up, then another). So
+// the write waits two strand hops, the depth of that chain; a wake-up in between (the answer
+// arriving) brings its own turn, which writes everything.
+void IoWorker::settle_then_turn(int hops) {
+  asio::post(router_->executor(), [self = shared_from_this(), hops] {
+    if (self->wake_pending_.load(std::memory_order_acquire)) {
+      self->settle_pending_ = false;
+      return;
+    }
+    if (hops > 1) return self->settle_then_turn(hops - 1);
+    self->settle_pending_ = false;
+    self->run_turn();
+  });
 }
 
 void IoWorker::become_established() {
@@ -287,7 +314,7 @@ void IoWorker::flush(uint64_t ts) {
     status_ = qc_->write(b, source(), *this, net::UdpSocket::kMaxGsoSegments, ts);
     if (status_ != Status::ok) return;
     if (b.count == 0 && b.extra_len == 0) return;
-    if (!send_batch(b)) return;
+    if (!send_batch(b) || b.drained) return;
   }
   schedule_turn();  // more may be ready: continue after others had their turn
 }

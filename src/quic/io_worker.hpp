@@ -70,7 +70,11 @@ class IoWorker final : public detail::WakeTarget,
   /// True if the worker was not already marked dirty (the router then queues it).
   bool set_dirty() noexcept { return !std::exchange(dirty_, true); }
   /// One turn of the loop described above.
-  void run_turn();
+  void run_turn() { turn(false); }
+  /// The turn after a batch of datagrams: as run_turn, except that when the running
+  /// application was handed data, its answer is awaited before anything is written (see
+  /// settle_then_turn).
+  void run_packet_turn() { turn(true); }
   void on_writable(bool ok);
   Stage stage() const noexcept { return stage_; }
   /// True once the handshake completed (stays true through closing and done).
@@ -127,6 +131,8 @@ class IoWorker final : public detail::WakeTarget,
   SendSource& source();
   void attach(std::shared_ptr<ApplicationOverQuic> app);
   void become_established();
+  void turn(bool after_packets);
+  void settle_then_turn(int hops);
   void run_app();
   void fail_app(std::error_code ec);
   void flush(uint64_t ts);
@@ -161,6 +167,8 @@ class IoWorker final : public detail::WakeTarget,
   engine::QuicConn::Status status_ = engine::QuicConn::Status::ok;
   bool dirty_ = false;
   bool got_packets_ = false;
+  bool app_fed_ = false;            // the application was handed stream data or a datagram
+  bool settle_pending_ = false;     // a settle_then_turn is under way
   unsigned reads_since_flush_ = 0;  // datagrams read since the last write (see on_datagram)
   bool handshake_event_ = false;
   bool ever_established_ = false;

@@ -53,8 +53,20 @@ asio::awaitable<std::error_code> send_ranged(Reply& reply, const h3::ServerReque
                                            std::to_string(size)});
   }
   fields.push_back({"content-length", std::to_string(length)});
+  if (head || length <= kBodyChunk) {
+    // One chunk or none: headers, body and end go out together.
+    Buffer body;
+    if (!head && length > 0) {
+      std::error_code ec;
+      body = source(offset, static_cast<size_t>(length), ec);
+      if (ec || body.size() != length) {  // unreadable, or shorter than its size said
+        reply.abort(ec ? ec : std::make_error_code(std::errc::io_error));
+        co_return reply.error();
+      }
+    }
+    co_return co_await reply.complete(status, std::move(fields), std::move(body));
+  }
   if (auto ec = co_await reply.send_headers(status, std::move(fields))) co_return ec;
-  if (head) co_return co_await reply.finish();
   co_return co_await send_body(reply, source, offset, length);
 }
 

@@ -43,11 +43,20 @@ void Reply::abort(std::error_code why) {
 asio::awaitable<std::error_code> Reply::respond(int status, h3::Fields fields, std::string body,
                                                 bool head_only) {
   fields.push_back({"content-length", std::to_string(body.size())});
-  if (auto ec = co_await send_headers(status, std::move(fields))) co_return ec;
-  if (!head_only && !body.empty()) {
-    if (auto ec = co_await write(Buffer::take(std::move(body)))) co_return ec;
-  }
-  co_return co_await finish();
+  // A named variable: g++ 12 destroys a conditional's temporary twice in a co_await argument.
+  Buffer payload;
+  if (!head_only) payload = Buffer::take(std::move(body));
+  co_return co_await complete(status, std::move(fields), std::move(payload));
+}
+
+asio::awaitable<std::error_code> Reply::complete(int status, h3::Fields fields, Buffer body) {
+  status_ = status;
+  fields.push_back({"server", "asioquic-server/" + std::string(kVersion)});
+  const size_t n = body.size();
+  auto [ec] = co_await res_.async_respond(status, std::move(fields), std::move(body),
+                                          as_tuple(asio::use_awaitable));
+  if (!ec) body_bytes_ += n;
+  co_return note(ec);
 }
 
 }  // namespace asioquic::tools

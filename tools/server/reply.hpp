@@ -29,6 +29,9 @@ class Reply {
   /// body unless `head_only`, and the end. Returns the first error.
   asio::awaitable<std::error_code> respond(int status, h3::Fields fields, std::string body,
                                            bool head_only = false);
+  /// Headers (as given, plus `server`), `body` and the end in one operation, so that they
+  /// leave in as few packets as possible. Returns the first error.
+  asio::awaitable<std::error_code> complete(int status, h3::Fields fields, Buffer body);
 
   /// Abandons the response (RESET_STREAM with H3_INTERNAL_ERROR) after `why` made the rest of
   /// the body unavailable; `why` is kept as the error.

@@ -38,6 +38,12 @@ asio::awaitable<void> StaticFiles::serve(const h3::ServerRequest& req, Reply& re
   std::filesystem::path path = root_;
   for (const auto& s : *segments)
     path /= s;
+  if (auto cached = cache_->find(path, FileCache::Clock::now())) {
+    const uint64_t size = cached->size();
+    co_await send_ranged(reply, req, content_type_for(path.filename().string()), size,
+                         memory_source(std::move(cached)));
+    co_return;
+  }
   std::error_code ec;
   const auto st = std::filesystem::status(path, ec);
   if (ec) co_return co_await fail(req, reply, status_for(ec), ec.message());
@@ -65,11 +71,22 @@ asio::awaitable<void> StaticFiles::serve_file(const h3::ServerRequest& req, Repl
   std::error_code ec;
   auto reader = FileReader::open(file, ec);
   if (!reader) co_return co_await fail(req, reply, status_for(ec), ec.message());
+  const auto type = content_type_for(file.filename().string());
+  if (reader->size() <= cache_->max_file()) {
+    const auto now = FileCache::Clock::now();
+    Buffer all = reader->read(0, static_cast<size_t>(reader->size()), ec);
+    if (ec) co_return co_await fail(req, reply, 500, ec.message());
+    auto contents =
+        std::make_shared<const std::string>(reinterpret_cast<const char*>(all.data()), all.size());
+    cache_->store(file, contents, now);
+    const uint64_t size = contents->size();
+    co_await send_ranged(reply, req, type, size, memory_source(std::move(contents)));
+    co_return;
+  }
   ChunkSource source = [reader](uint64_t offset, size_t max, std::error_code& rec) {
     return reader->read(offset, max, rec);
   };
-  co_await send_ranged(reply, req, content_type_for(file.filename().string()), reader->size(),
-                       source);
+  co_await send_ranged(reply, req, type, reader->size(), source);
 }
 
 }  // namespace asioquic::tools

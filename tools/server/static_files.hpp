@@ -2,25 +2,29 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 
 #include <asio/awaitable.hpp>
 
 #include <asioquic/h3/server.hpp>
 
+#include "server/file_cache.hpp"
 #include "server/reply.hpp"
 
 namespace asioquic::tools {
 
 class StaticFiles {
  public:
-  explicit StaticFiles(std::filesystem::path root) : root_(std::move(root)) {}
+  explicit StaticFiles(std::filesystem::path root)
+      : root_(std::move(root)), cache_(std::make_unique<FileCache>()) {}
 
   /// Answers a GET or HEAD from the files under the root: the file (content type from its
   /// extension, Range supported, streamed from disk), a directory's index.html or else a
   /// generated listing, a redirect from a directory path without its final '/'. Failures are
   /// answered too: 400 for a malformed or escaping path ("..", also percent-encoded), 403 when
   /// access is denied or the file is not a regular one, 404 when it does not exist, 500 for
-  /// other errors. Send errors are kept in `reply`.
+  /// other errors. Send errors are kept in `reply`. Files up to 64 KiB are served from memory
+  /// for up to a second after they were read (FileCache).
   asio::awaitable<void> serve(const h3::ServerRequest& req, Reply& reply) const;
 
  private:
@@ -28,6 +32,7 @@ class StaticFiles {
                                    const std::filesystem::path& file) const;
 
   std::filesystem::path root_;
+  std::unique_ptr<FileCache> cache_;
 };
 
 }  // namespace asioquic::tools
