@@ -2,7 +2,8 @@
 # The README's test command. Installs what is needed, then:
 #   1. checks formatting (clang-format),
 #   2. builds Debug and Release with warnings as errors and runs the unit and integration tests,
-#   3. builds with ASan+UBSan and runs the same tests,
+#   3. builds with ASan+UBSan and runs the same tests, then the tools' interop cases that need
+#      no Go (ours-*, gtlsserver/gtlsclient) with the sanitized tools,
 #   4. runs each libFuzzer target briefly (scripts/fuzz.sh),
 #   5. runs the interop tests against peers we did not write (tests/interop/run.sh),
 #   6. runs downloads through the impairment relay (tests/impairment/run.sh).
@@ -80,7 +81,15 @@ note_script install out/install.log
 if [ "${SKIP_SANITIZERS:-0}" != 1 ]; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   build_and_test asan out/asan -DCMAKE_BUILD_TYPE=Debug "-DASIOQUIC_SANITIZE=address,undefined" \
-    -DASIOQUIC_BUILD_EXAMPLES=OFF -DASIOQUIC_BUILD_TOOLS=OFF
+    -DASIOQUIC_BUILD_EXAMPLES=OFF
+  if [ "${SKIP_INTEROP:-0}" != 1 ] && [ -x out/asan/tools/asioquic-server ]; then
+    # The tools under the sanitizers: a case fails if either process reports an error or a leak.
+    echo "=== asan: tools (our server and client, and with gtlsserver/gtlsclient)"
+    INTEROP_CASES='^(ours-|srv-gtlsclient-|cli-gtlsserver-)' tests/interop/run.sh \
+      "$root/out/asan" 2>&1 | sed -u 's/^interop: \([0-9]* passed\)/interop-asan: \1/' |
+      tee out/interop-asan.log
+    note_script interop-asan out/interop-asan.log
+  fi
   unset ASAN_OPTIONS UBSAN_OPTIONS
 fi
 

@@ -471,6 +471,12 @@ uint64_t QuicConn::closing_period_ns() const noexcept {
   return 3 * ngtcp2_conn_get_pto(conn_);
 }
 
+void QuicConn::reoffer_flow_blocked(SendSource& src) {
+  for (int64_t id : flow_blocked_)
+    src.unblocked(id);
+  flow_blocked_.clear();
+}
+
 QuicConn::Status QuicConn::write(TxBatch& b, SendSource& src, DatagramSource& dgrams,
                                  size_t max_segments, uint64_t ts) {
   b.len = b.count = b.segment = b.extra_len = 0;
@@ -543,6 +549,10 @@ bool QuicConn::write_packets(TxBatch& b, SendSource& src, DatagramSource& dgrams
         switch (nwrite) {
           case NGTCP2_ERR_STREAM_DATA_BLOCKED:
             src.blocked(chunk.stream_id);
+            if (std::find(flow_blocked_.begin(), flow_blocked_.end(), chunk.stream_id) ==
+                flow_blocked_.end()) {
+              flow_blocked_.push_back(chunk.stream_id);
+            }
             continue;
           case NGTCP2_ERR_STREAM_SHUT_WR:
             // Sources never offer a stream they reset themselves, so the peer's STOP_SENDING

@@ -123,6 +123,13 @@ class QuicConn {
   /// When handle_expiry() must run next (UINT64_MAX: never).
   uint64_t expiry() const noexcept;
 
+  /// Offers `src` once more every stream the engine refused for lack of flow-control credit
+  /// since the last call. Call after feeding received packets: ngtcp2 0.12 has no callback for
+  /// a peer's STOP_SENDING and reveals it only when the stream is written to, so a stream
+  /// waiting for credit (which a peer that stopped reading never gives) would otherwise never
+  /// learn it.
+  void reoffer_flow_blocked(SendSource& src);
+
   /// Writes packets into `b` (reset first): stream data from `src`, datagrams from `dgrams`,
   /// and whatever the engine itself must send (ACKs, handshake, retransmissions).
   /// `max_segments` bounds the run. Returns ok (b may be empty: nothing to send or congestion
@@ -211,6 +218,7 @@ class QuicConn {
   // Statistics the engine does not keep in 0.12.
   std::unordered_set<int64_t> open_streams_;
   std::vector<int64_t> stopped_by_peer_;  // found during write(), reported after it
+  std::vector<int64_t> flow_blocked_;     // refused for flow control (reoffer_flow_blocked)
   uint64_t lost_on_closed_streams_ = 0;
   uint64_t datagrams_lost_ = 0;
   uint64_t next_dgram_id_ = 0;

@@ -94,11 +94,14 @@ bool IoWorker::on_stream_data(int64_t id, std::span<const uint8_t> data, bool fi
     qc_->extend_stream_offset(id, data.size());
     return true;
   }
-  if (app_) {
+  if (app_ && app_established_) {
     app_fed_ = true;
     app_->on_stream_data(conn_, id, data, fin);
   } else {
-    streams_.on_data(id, data, fin);  // held until an application is attached
+    // Held until the application is attached and has seen on_conn_established (1-RTT data
+    // can arrive with the handshake's last packet, or with a close that means it never is).
+    streams_.on_data(id, data, fin);
+    if (app_) replay_pending_ = true;
   }
   return true;
 }
@@ -137,10 +140,11 @@ void IoWorker::on_stream_unblocked(int64_t id) {
 void IoWorker::on_streams_available() {}  // process_writes runs every turn and may open more
 
 void IoWorker::on_datagram(std::span<const uint8_t> data) {
-  if (app_) {
+  if (app_ && app_established_) {
     app_fed_ = true;
     app_->on_datagram(conn_, data);
   } else {
+    if (app_) replay_pending_ = true;
     push_received_datagram(data);
   }
 }
@@ -202,6 +206,7 @@ void IoWorker::turn(bool after_packets) {
     return;
   }
   if (handshake_event_ && stage_ == Stage::handshake) become_established();
+  if (got_packets_) qc_->reoffer_flow_blocked(source());
   run_app();
   got_packets_ = false;
   try_migrate(ts);
