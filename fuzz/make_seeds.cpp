@@ -10,6 +10,7 @@
 
 #include "engine/h3_conn.hpp"
 #include "engine/quic_conn.hpp"
+#include "engine/silent_events.hpp"
 #include "engine/tls_context.hpp"
 #include "quic/stream_table.hpp"
 
@@ -24,27 +25,6 @@ void write(const fs::path& p, const Bytes& b) {
   std::ofstream(p, std::ios::binary)
       .write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
 }
-
-struct NoEvents final : engine::ConnEvents, engine::DatagramSource {
-  void on_handshake_completed() override {}
-  bool on_stream_data(int64_t, std::span<const uint8_t>, bool) override { return true; }
-  void on_stream_opened(int64_t) override {}
-  void on_stream_acked(int64_t, uint64_t, uint64_t) override {}
-  void on_stream_closed(int64_t, uint64_t) override {}
-  void on_stream_reset(int64_t, uint64_t) override {}
-  void on_stop_sending(int64_t, uint64_t) override {}
-  void on_stream_unblocked(int64_t) override {}
-  void on_streams_available() override {}
-  void on_datagram(std::span<const uint8_t>) override {}
-  bool on_new_cid(quic::Cid& c) override {
-    c = quic::random_cid(16);
-    return true;
-  }
-  void on_retire_cid(const quic::Cid&) override {}
-  void on_path_validated(bool) override {}
-  std::optional<std::span<const uint8_t>> front() override { return std::nullopt; }
-  void pop() override {}
-};
 
 // The first datagram a real client sends: an Initial carrying a ClientHello.
 Bytes client_initial() {
@@ -62,7 +42,7 @@ Bytes client_initial() {
   p.tls = tls;
   p.verify_host = "localhost";
   p.initial_ts = engine::now_ns();
-  NoEvents ev;
+  engine::SilentEvents ev;
   auto qc = engine::QuicConn::create(p, ev, ec);
   quic::StreamTable none(1);
   Bytes buf(65536);

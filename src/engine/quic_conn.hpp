@@ -40,7 +40,8 @@ class ConnEvents {
   virtual void on_stream_closed(int64_t id, uint64_t app_code) = 0;
   virtual void on_stream_reset(int64_t id, uint64_t app_code) = 0;
   /// The peer sent STOP_SENDING (ngtcp2 0.12 does not report the code: 0 is passed). Seen
-  /// when the engine refuses the stream's next data, so at the first send after it.
+  /// when the engine refuses the stream's next data, so at the first send after it (a stream
+  /// held by flow control is offered again whenever packets arrive: reoffer_flow_blocked).
   virtual void on_stop_sending(int64_t id, uint64_t app_code) = 0;
   /// The peer raised a stream's flow-control limit.
   virtual void on_stream_unblocked(int64_t id) = 0;

@@ -25,6 +25,7 @@
 
 #include "engine/packet.hpp"
 #include "engine/quic_conn.hpp"
+#include "engine/silent_events.hpp"
 #include "engine/tls_context.hpp"
 #include "integration/support.hpp"
 #include "quic/stream_table.hpp"
@@ -282,7 +283,7 @@ class InitialFactory {
 };
 
 // The first datagram of a real ngtcp2 client (through the engine adapter), made in memory.
-class MemoryClient final : public engine::ConnEvents, public engine::DatagramSource {
+class MemoryClient final : public engine::SilentEvents {
  public:
   explicit MemoryClient(const aq::quic::Cid& dcid) : streams_(1 << 20) {
     settings_.tls.alpn = {kAlpn};
@@ -317,25 +318,6 @@ class MemoryClient final : public engine::ConnEvents, public engine::DatagramSou
   }
 
  private:
-  void on_handshake_completed() override {}
-  bool on_stream_data(int64_t, std::span<const uint8_t>, bool) override { return true; }
-  void on_stream_opened(int64_t) override {}
-  void on_stream_acked(int64_t, uint64_t, uint64_t) override {}
-  void on_stream_closed(int64_t, uint64_t) override {}
-  void on_stream_reset(int64_t, uint64_t) override {}
-  void on_stop_sending(int64_t, uint64_t) override {}
-  void on_stream_unblocked(int64_t) override {}
-  void on_streams_available() override {}
-  void on_datagram(std::span<const uint8_t>) override {}
-  bool on_new_cid(aq::quic::Cid& cid) override {
-    cid = aq::quic::random_cid(16);
-    return true;
-  }
-  void on_retire_cid(const aq::quic::Cid&) override {}
-  void on_path_validated(bool) override {}
-  std::optional<std::span<const uint8_t>> front() override { return std::nullopt; }
-  void pop() override {}
-
   aq::Settings settings_;
   std::shared_ptr<engine::TlsContext> tls_;
   aq::quic::StreamTable streams_;

@@ -109,19 +109,19 @@ awaitable<void> handler(std::shared_ptr<State> st, h3::ServerRequest req, h3::Se
   }
 }
 
+// A further request on the same connection is answered.
+awaitable<std::error_code> still_serving(h3::ClientH3Controller client, uint16_t port) {
+  auto r = co_await fetch(client, request("GET", port, "/ok"));
+  if (!r.ec && (r.status != 200 || r.body != "ok")) r.ec = err(aq::errc::malformed_message);
+  co_return r.ec;
+}
+
 class H3Reset : public ::testing::Test {
  protected:
   H3Reset()
       : srv_(io_, [st = st_](h3::ServerRequest req, h3::ServerResponse res) {
           return handler(st, std::move(req), std::move(res));
         }) {}
-
-  // A further request on the same connection is answered.
-  static awaitable<std::error_code> still_serving(h3::ClientH3Controller client, uint16_t port) {
-    auto r = co_await fetch(client, request("GET", port, "/ok"));
-    if (!r.ec && (r.status != 200 || r.body != "ok")) r.ec = err(aq::errc::malformed_message);
-    co_return r.ec;
-  }
 
   awaitable<bool> server_done() {
     return wait_until([st = st_] { return st->server_done.load(); }, 5s);
@@ -270,9 +270,7 @@ awaitable<StopWhileResponding> stop_while_responding(State& st, uint16_t port) {
     std::tie(out.response, std::ignore) =
         co_await res.async_read_all(1 << 20, as_tuple(use_awaitable));
   }
-  auto r = co_await fetch(client, request("GET", port, "/ok"));
-  if (!r.ec && (r.status != 200 || r.body != "ok")) r.ec = err(aq::errc::malformed_message);
-  out.after = r.ec;
+  out.after = co_await still_serving(client, port);
   client.close();
   co_return out;
 }

@@ -16,6 +16,7 @@
 #include "asioquic/error.hpp"
 #include "asioquic/settings.hpp"
 #include "engine/quic_conn.hpp"
+#include "engine/silent_events.hpp"
 #include "engine/tls_context.hpp"
 #include "quic/stream_table.hpp"
 
@@ -90,7 +91,7 @@ Bytes short_packet(std::span<const uint8_t> dcid, size_t total) {
 // ---------------------------------------------------------------------------------------------
 // An ngtcp2 client (through our engine adapter) whose packets are collected in memory.
 
-class TestClient final : public ConnEvents, public DatagramSource {
+class TestClient final : public engine::SilentEvents {
  public:
   TestClient(const Cid& dcid, const Cid& scid, uint32_t version = kQuicV1)
       : streams_(1 << 20), buf_(256 * 1024) {
@@ -151,27 +152,6 @@ class TestClient final : public ConnEvents, public DatagramSource {
   }
 
  private:
-  // ConnEvents: nothing reaches the application layer in these tests.
-  void on_handshake_completed() override {}
-  bool on_stream_data(int64_t, std::span<const uint8_t>, bool) override { return true; }
-  void on_stream_opened(int64_t) override {}
-  void on_stream_acked(int64_t, uint64_t, uint64_t) override {}
-  void on_stream_closed(int64_t, uint64_t) override {}
-  void on_stream_reset(int64_t, uint64_t) override {}
-  void on_stop_sending(int64_t, uint64_t) override {}
-  void on_stream_unblocked(int64_t) override {}
-  void on_streams_available() override {}
-  void on_datagram(std::span<const uint8_t>) override {}
-  bool on_new_cid(Cid& cid) override {
-    cid = quic::random_cid(kOurCidLen);
-    return true;
-  }
-  void on_retire_cid(const Cid&) override {}
-  void on_path_validated(bool) override {}
-  // DatagramSource
-  std::optional<std::span<const uint8_t>> front() override { return std::nullopt; }
-  void pop() override {}
-
   Settings settings_;
   std::shared_ptr<TlsContext> tls_;
   quic::StreamTable streams_;
