@@ -104,6 +104,7 @@ void Driver::on_close(std::error_code result) {
     c.complete(close_error_, ServerRequest(), ServerResponse());
   accept_waiters_.clear();
   ready_.clear();
+  request_fn_ = nullptr;
   for (auto& p : pending_) {
     if (p.response) p.response.complete(close_error_, ClientResponse());
     if (p.opened) p.opened.complete(close_error_, ClientRequest());
@@ -286,6 +287,7 @@ void Driver::deliver_request(const std::shared_ptr<Stream>& s) {
   // GOAWAY are served, and nghttp3 itself rejects those beyond the final GOAWAY's id.
   if (max && requests_seen_ > max) return reject(s, kRequestRejected);
   if (max && requests_seen_ == max) shutdown(settings_.drain_timeout);  // served; then GOAWAY
+  if (request_fn_) return request_fn_(ServerOps::request(s), ServerOps::response(s));
   if (!accept_waiters_.empty()) {
     auto c = std::move(accept_waiters_.front());
     accept_waiters_.pop_front();
@@ -556,6 +558,15 @@ void Driver::accept(Completion<void(std::error_code, ServerRequest, ServerRespon
   }
   if (closed_) return c.complete(close_error_, ServerRequest(), ServerResponse());
   accept_waiters_.push_back(std::move(c));
+}
+
+void Driver::set_request_fn(std::function<void(ServerRequest, ServerResponse)> fn) {
+  if (closed_) return;  // its captures are released with it
+  request_fn_ = std::move(fn);
+  auto waiting = std::move(ready_);
+  ready_.clear();
+  for (auto& s : waiting)
+    request_fn_(ServerOps::request(s), ServerOps::response(s));
 }
 
 void Driver::request(Fields f, std::optional<Buffer> body,

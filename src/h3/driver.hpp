@@ -8,6 +8,7 @@
 
 #include <array>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -126,6 +127,8 @@ class Driver final : public std::enable_shared_from_this<Driver>,
 
   // ----- operations of the handles (on the executor)
   void accept(Completion<void(std::error_code, ServerRequest, ServerResponse)> c);
+  /// ServerH3Controller::on_request.
+  void set_request_fn(std::function<void(ServerRequest, ServerResponse)> fn);
   void request(Fields f, std::optional<Buffer> body,
                Completion<void(std::error_code, ClientResponse)> c);
   void open(Fields f, Completion<void(std::error_code, ClientRequest)> c);
@@ -214,6 +217,7 @@ class Driver final : public std::enable_shared_from_this<Driver>,
 
   // server
   std::deque<std::shared_ptr<Stream>> ready_;
+  std::function<void(ServerRequest, ServerResponse)> request_fn_;  // on_request
   std::deque<Completion<void(std::error_code, ServerRequest, ServerResponse)>> accept_waiters_;
   uint64_t requests_seen_ = 0;
   bool shutting_down_ = false;

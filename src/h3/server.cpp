@@ -86,6 +86,11 @@ void ServerH3Controller::accept(
   asio::post(d->executor(), [d, c = std::move(c)]() mutable { d->accept(std::move(c)); });
 }
 
+void ServerH3Controller::on_request(std::function<void(ServerRequest, ServerResponse)> fn) const {
+  asio::post(d_->executor(),
+             [d = d_, fn = std::move(fn)]() mutable { d->set_request_fn(std::move(fn)); });
+}
+
 void ServerH3Controller::shutdown(std::optional<std::chrono::milliseconds> drain) const {
   asio::post(d_->executor(), [d = d_, drain] { d->shutdown(drain.value_or(d->drain_timeout())); });
 }
@@ -155,12 +160,12 @@ struct Server::Impl {
 
   static asio::awaitable<void> serve_connection(std::shared_ptr<Impl> self,
                                                 ServerH3Controller ctl) {
-    for (;;) {
-      auto [ec, req, res] = co_await ctl.async_accept(as_tuple(asio::use_awaitable));
-      if (ec) break;
-      asio::co_spawn(ctl.executor(), run_handler(self->handler, std::move(req), std::move(res)),
-                     asio::detached);
-    }
+    ctl.on_request(
+        [handler = self->handler, ex = ctl.executor()](ServerRequest req, ServerResponse res) {
+          asio::co_spawn(ex, run_handler(handler, std::move(req), std::move(res)), asio::detached);
+        });
+    // With requests handed to on_request, this completes when the connection has ended.
+    co_await ctl.async_accept(as_tuple(asio::use_awaitable));
     std::lock_guard lock(self->m);
     std::erase_if(self->live, [&](const ServerH3Controller& c) { return c.same_as(ctl); });
   }

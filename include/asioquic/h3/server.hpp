@@ -120,6 +120,14 @@ class ServerH3Controller {
         token);
   }
 
+  /// Instead of async_accept: `fn` is called on the connection's executor with each request
+  /// whose header section has arrived, those already waiting first. It must not block; it
+  /// typically co_spawns a handler. The requests of one packet batch are handed over in the
+  /// same turn, so their handlers start, and their responses leave, together (one accept loop
+  /// takes them one strand hop apart). Pending and later async_accept calls then complete only
+  /// when the connection has ended. `fn` is released when the connection closes.
+  void on_request(std::function<void(ServerRequest, ServerResponse)> fn) const;
+
   /// Graceful shutdown: GOAWAY now; requests already received finish (up to `drain`, default
   /// Settings::drain_timeout), new ones are refused, then the connection closes.
   void shutdown(std::optional<std::chrono::milliseconds> drain = std::nullopt) const;
