@@ -54,6 +54,11 @@ struct Settings {
   std::chrono::milliseconds initial_rtt{100};
   /// Send a PING after this long without traffic, to keep NAT bindings alive. 0: never.
   std::chrono::milliseconds keep_alive{0};
+  /// After a connection closes, stay in the closing or draining period (three PTOs, RFC 9000
+  /// §10.2) to answer packets still in flight with the CONNECTION_CLOSE again. A process about
+  /// to exit (a command-line client) can turn it off: the connection then ends, and
+  /// async_wait_closed completes, as soon as our CONNECTION_CLOSE is sent or the peer's arrives.
+  bool linger_after_close = true;
 
   /// Connection-level receive window at start, and the ceiling its auto-tuning may reach.
   uint64_t initial_max_data = 16u << 20;

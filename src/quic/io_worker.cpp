@@ -416,7 +416,10 @@ void IoWorker::enter_closing() {
   close_packet_.assign(b.buf, b.buf + b.len);
   close_local_ = b.local;
   close_remote_ = b.remote;
-  send_batch(b);
+  if (send_batch(b) && !settings_->linger_after_close) {
+    finish();
+    return;
+  }
   stage_ = Stage::closing;
   stage_deadline_ = ts + qc_->closing_period_ns();
   arm_timer();
@@ -424,6 +427,10 @@ void IoWorker::enter_closing() {
 
 void IoWorker::enter_draining() {
   notify_close();
+  if (!settings_->linger_after_close) {
+    finish();
+    return;
+  }
   stage_ = Stage::draining;
   stage_deadline_ = engine::now_ns() + qc_->closing_period_ns();
   arm_timer();

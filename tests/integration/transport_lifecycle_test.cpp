@@ -222,6 +222,31 @@ TEST_F(TransportLifecycleTest, ClientClosesWithApplicationError) {
   EXPECT_FALSE(ce.info.by_peer);
 }
 
+// Without the closing period the client's connection ends as soon as its CONNECTION_CLOSE is
+// out; the close still reaches the server with its code.
+TEST_F(TransportLifecycleTest, CloseWithoutLingerStillReachesThePeer) {
+  auto server_app = std::make_shared<RecordingApp>();
+  start_server([server_app] { return server_app; });
+  auto settings = client_settings();
+  settings.linger_after_close = false;
+  auto client_app = std::make_shared<RecordingApp>();
+  auto connecting = connect(client_app, settings);
+  const Connected conn = get_within(connecting, 5s, "connect");
+  ASSERT_FALSE(conn.ec) << conn.ec.message();
+  auto server_established = server_app->established();
+  get_within(server_established, 3s, "server on_conn_established");
+
+  auto end = wait_closed(conn.handle);
+  conn.handle.close(0x78, "gone");
+  const Closed ce = get_within(end, 3s, "client async_wait_closed");
+  EXPECT_EQ(ce.ec, std::error_code(0x78, aq::application_category()));
+  auto server_closed = server_app->closed();
+  const Closed sc = get_within(server_closed, 3s, "server on_conn_close");
+  EXPECT_TRUE(sc.info.by_peer);
+  EXPECT_EQ(sc.info.code, 0x78u);
+  EXPECT_EQ(sc.info.reason, "gone");
+}
+
 // ------------------------------------------------------------------ datagrams
 
 // Echoes every datagram it receives.

@@ -88,6 +88,9 @@ ClientSettings make_settings(const ClientOptions& o) {
     s.tls.ca_file = o.cacert;
     s.tls.use_system_trust = false;  // as curl's --cacert: this file instead of the store
   }
+  // The process exits once its transfers are done: no closing period to wait out (curl and
+  // gtlsclient do not wait either).
+  s.linger_after_close = false;
   if (o.connect_timeout) s.handshake_timeout = *o.connect_timeout;
   if (o.max_time) s.handshake_timeout = std::min(s.handshake_timeout, *o.max_time);
   return s;
