@@ -116,6 +116,18 @@ awaitable<std::error_code> still_serving(h3::ClientH3Controller client, uint16_t
   co_return r.ec;
 }
 
+// Writes 64 KiB chunks, up to 256 MiB (far more than the windows hold), until a write fails:
+// only the server's STOP_SENDING ends it early. Returns the first error.
+awaitable<std::error_code> write_until_stopped(h3::ClientRequest req) {
+  const auto chunk = payload(64 * 1024, 4);
+  std::error_code ec;
+  for (int i = 0; i < 4096 && !ec; ++i) {
+    std::tie(ec) =
+        co_await req.async_write(aq::Buffer::shared(chunk, *chunk), as_tuple(use_awaitable));
+  }
+  co_return ec;
+}
+
 class H3Reset : public ::testing::Test {
  protected:
   H3Reset()
@@ -218,12 +230,7 @@ TEST_F(H3Reset, ServerStopsReadingBeforeFin) {
             request("POST", srv_.port(), "/server-stops-before-fin"), as_tuple(use_awaitable));
         out.open = ec;
         if (ec) co_return out;
-        // Far more than the windows hold: only STOP_SENDING can end this loop early.
-        const auto chunk = payload(64 * 1024, 4);
-        for (int i = 0; i < 4096 && !out.write; ++i) {
-          std::tie(out.write) =
-              co_await req.async_write(aq::Buffer::shared(chunk, *chunk), as_tuple(use_awaitable));
-        }
+        out.write = co_await write_until_stopped(req);
         auto [ec2, res] = co_await req.async_response(as_tuple(use_awaitable));
         out.response = ec2;
         if (!ec2) {
@@ -258,11 +265,7 @@ awaitable<StopWhileResponding> stop_while_responding(State& st, uint16_t port) {
       request("POST", port, "/server-stops-while-responding"), as_tuple(use_awaitable));
   out.open = ec;
   if (ec) co_return out;
-  const auto chunk = payload(64 * 1024, 4);
-  for (int i = 0; i < 4096 && !out.write; ++i) {
-    std::tie(out.write) =
-        co_await req.async_write(aq::Buffer::shared(chunk, *chunk), as_tuple(use_awaitable));
-  }
+  out.write = co_await write_until_stopped(req);
   st.client_write_failed = true;
   auto [ec2, res] = co_await req.async_response(as_tuple(use_awaitable));
   out.response = ec2;
