@@ -2,7 +2,10 @@
 
 #include <nghttp3/nghttp3.h>
 
+#include <array>
+#include <charconv>
 #include <cstddef>
+#include <string_view>
 #include <vector>
 
 #include "asioquic/error.hpp"
@@ -21,17 +24,40 @@ std::string_view view(nghttp3_rcbuf* b) {
   return {reinterpret_cast<const char*>(v.base), v.len};
 }
 
-// nghttp3 copies the fields it is given, so the array may point into the caller's strings.
-std::vector<nghttp3_nv> to_nv(const h3::Fields& fields) {
-  std::vector<nghttp3_nv> nva;
-  nva.reserve(fields.size());
-  for (const auto& f : fields) {
-    nva.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(f.name.data())),
-                   reinterpret_cast<uint8_t*>(const_cast<char*>(f.value.data())), f.name.size(),
-                   f.value.size(), NGHTTP3_NV_FLAG_NONE});
-  }
-  return nva;
+nghttp3_nv nv(std::string_view name, std::string_view value) {
+  return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+          reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
+          NGHTTP3_NV_FLAG_NONE};
 }
+
+// A header section as nghttp3 takes it, optionally led by ":status". nghttp3 copies the fields
+// it is given, so the array may point into the caller's strings; a usual section fits in place.
+class NvArray {
+ public:
+  explicit NvArray(const h3::Fields& fields, int status = 0) {
+    const size_t n = fields.size() + (status != 0 ? 1 : 0);
+    if (n > inline_.size()) heap_.resize(n);
+    data_ = n > inline_.size() ? heap_.data() : inline_.data();
+    if (status != 0) {
+      const auto end = std::to_chars(status_.data(), status_.data() + status_.size(), status).ptr;
+      data_[size_++] = nv(":status", std::string_view(status_.data(), end - status_.data()));
+    }
+    for (const auto& f : fields)
+      data_[size_++] = nv(f.name, f.value);
+  }
+  NvArray(const NvArray&) = delete;
+  NvArray& operator=(const NvArray&) = delete;
+
+  const nghttp3_nv* data() const noexcept { return data_; }
+  size_t size() const noexcept { return size_; }
+
+ private:
+  std::array<nghttp3_nv, 16> inline_;
+  std::vector<nghttp3_nv> heap_;
+  std::array<char, 12> status_;
+  nghttp3_nv* data_;
+  size_t size_ = 0;
+};
 
 }  // namespace
 
@@ -208,26 +234,26 @@ bool H3Conn::is_writable(int64_t id) const {
 }
 
 bool H3Conn::submit_request(int64_t id, const h3::Fields& fields, bool has_body) {
-  const auto nva = to_nv(fields);
+  const NvArray nva(fields);
   const nghttp3_data_reader dr{Callbacks::read_data};
   return nghttp3_conn_submit_request(conn_, id, nva.data(), nva.size(), has_body ? &dr : nullptr,
                                      nullptr) == 0;
 }
 
-bool H3Conn::submit_response(int64_t id, const h3::Fields& fields, bool has_body) {
-  const auto nva = to_nv(fields);
+bool H3Conn::submit_response(int64_t id, int status, const h3::Fields& fields, bool has_body) {
+  const NvArray nva(fields, status);
   const nghttp3_data_reader dr{Callbacks::read_data};
   return nghttp3_conn_submit_response(conn_, id, nva.data(), nva.size(),
                                       has_body ? &dr : nullptr) == 0;
 }
 
-bool H3Conn::submit_info(int64_t id, const h3::Fields& fields) {
-  const auto nva = to_nv(fields);
+bool H3Conn::submit_info(int64_t id, int status, const h3::Fields& fields) {
+  const NvArray nva(fields, status);
   return nghttp3_conn_submit_info(conn_, id, nva.data(), nva.size()) == 0;
 }
 
 bool H3Conn::submit_trailers(int64_t id, const h3::Fields& fields) {
-  const auto nva = to_nv(fields);
+  const NvArray nva(fields);
   return nghttp3_conn_submit_trailers(conn_, id, nva.data(), nva.size()) == 0;
 }
 

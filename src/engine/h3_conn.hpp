@@ -94,12 +94,12 @@ class H3Conn {
   /// False once the stream is gone, blocked, shut for writing or waiting for body bytes.
   bool is_writable(int64_t id) const;
 
-  /// Submit a request (client) or response / informational response (server). With
-  /// `has_body`, read_body() is asked for the body; otherwise the stream ends after the
-  /// headers. Return false if the engine rejects the fields or the stream.
+  /// Submit a request (client) or response / informational response (server; `status` goes
+  /// first, as ":status"). With `has_body`, read_body() is asked for the body; otherwise the
+  /// stream ends after the headers. Return false if the engine rejects the fields or the stream.
   bool submit_request(int64_t id, const h3::Fields& fields, bool has_body);
-  bool submit_response(int64_t id, const h3::Fields& fields, bool has_body);
-  bool submit_info(int64_t id, const h3::Fields& fields);
+  bool submit_response(int64_t id, int status, const h3::Fields& fields, bool has_body);
+  bool submit_info(int64_t id, int status, const h3::Fields& fields);
   bool submit_trailers(int64_t id, const h3::Fields& fields);
 
   /// Graceful shutdown: announce (GOAWAY with the maximum id), then shut down (GOAWAY with the

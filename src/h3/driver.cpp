@@ -11,6 +11,9 @@ namespace {
 
 // RFC 9114 §4.2.2: each field counts its name, its value and 32 bytes of overhead.
 constexpr uint64_t kFieldOverhead = 32;
+// Room made for a header section when its first field arrives: a browser's request has about
+// eight, so the vector grows once instead of four times.
+constexpr size_t kFieldsReserved = 8;
 // Time between the two GOAWAY frames of a graceful shutdown, so requests already in flight
 // when the first one was sent still arrive (nghttp3 asks for "a couple of RTTs").
 constexpr std::chrono::milliseconds kGoawayGap{200};
@@ -260,7 +263,9 @@ void Driver::on_field(int64_t id, std::string_view name, std::string_view value,
     std::from_chars(value.data(), value.data() + value.size(), status);
     s->status = status;
   }
-  (trailer ? s->trailers : s->headers).push_back({std::string(name), std::string(value)});
+  Fields& section = trailer ? s->trailers : s->headers;
+  if (section.empty()) section.reserve(kFieldsReserved);
+  section.push_back({std::string(name), std::string(value)});
 }
 
 void Driver::on_end_fields(int64_t id, bool trailer, bool fin) {
@@ -692,14 +697,13 @@ void Driver::send_headers(const std::shared_ptr<Stream>& s, int status, Fields f
     return c.complete(make_error_code(errc::invalid_argument));
   }
   if (s->stopped || s->write_reset) return c.complete(make_error_code(errc::stream_stopped));
-  fields.insert(fields.begin(), Field{":status", std::to_string(status)});
   // Responses to HEAD, and 204 and 304 ones, have no content (RFC 9110 §6.4.1): DATA on them
   // is malformed for the client. A handler's body for them is dropped instead.
   if (status >= 200) {
     s->no_content = status == 204 || status == 304 || h3::find(s->headers, ":method") == "HEAD";
   }
-  const bool ok = status < 200 ? h3_->submit_info(s->id, fields)
-                               : h3_->submit_response(s->id, fields, !s->no_content);
+  const bool ok = status < 200 ? h3_->submit_info(s->id, status, fields)
+                               : h3_->submit_response(s->id, status, fields, !s->no_content);
   if (!ok) return c.complete(make_error_code(errc::malformed_message));
   if (status >= 200) s->submitted = true;
   wake();

@@ -19,6 +19,7 @@
 
 #include "asioquic/h3/client.hpp"
 #include "asioquic/h3/server.hpp"
+#include "core/fifo.hpp"
 #include "engine/h3_conn.hpp"
 #include "h3/transport.hpp"
 
@@ -66,8 +67,8 @@ class Stream {
   // ----- the outgoing message
   bool submitted = false;   // the engine has this stream's header section and body provider
   bool no_content = false;  // a response that may carry no body: writes are dropped
-  std::deque<Buffer> out;   // from the oldest unacknowledged byte
-  size_t given_index = 0;   // first buffer not entirely handed to the engine
+  asioquic::detail::Fifo<Buffer> out;  // from the oldest unacknowledged byte
+  size_t given_index = 0;              // first buffer not entirely handed to the engine
   size_t given_offset = 0;
   uint64_t acked_front = 0;  // acknowledged bytes of out.front()
   uint64_t queued = 0;       // bytes in `out` not yet acknowledged
@@ -76,7 +77,7 @@ class Stream {
   bool eof_given = false;
   bool stopped = false;      // the peer sent STOP_SENDING
   bool write_reset = false;  // we reset our side
-  std::deque<Completion<void(std::error_code)>> write_waiters;
+  asioquic::detail::Fifo<Completion<void(std::error_code)>> write_waiters;
   Completion<void(std::error_code)> finish_waiter;
 
   bool closed = false;    // the engine closed the stream

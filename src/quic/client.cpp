@@ -5,7 +5,6 @@
 
 #include <asio/ip/udp.hpp>
 #include <asio/post.hpp>
-#include <asio/strand.hpp>
 
 #include <map>
 #include <mutex>
@@ -64,8 +63,8 @@ void connect_to(const asio::any_io_executor& ex, std::shared_ptr<ClientContext> 
   if (!ec) sock->connect(net::Address::from(remote), ec);
   if (ec) return fail(done, ec);
   const net::Address local_addr = sock->local_address();
-  auto router = std::make_shared<quic::InboundPacketRouter>(asio::make_strand(ex), std::move(sock),
-                                                            quic::CidGenerator::kLength);
+  auto router = std::make_shared<quic::InboundPacketRouter>(
+      quic::InboundPacketRouter::make_strand(ex), std::move(sock), quic::CidGenerator::kLength);
   // Everything that touches the router or worker happens on the router's strand.
   asio::post(router->executor(),
              [router, ctx, remote, local_addr, verify_host = std::move(verify_host),

@@ -2,6 +2,9 @@
 
 #include <array>
 
+#include <asio/io_context.hpp>
+#include <asio/strand.hpp>
+
 #include "quic/io_worker.hpp"
 
 namespace asioquic::quic {
@@ -12,6 +15,11 @@ namespace {
 constexpr int kMaxBatchesPerWakeup = 4;
 
 }  // namespace
+
+InboundPacketRouter::Executor InboundPacketRouter::make_strand(const asio::any_io_executor& ex) {
+  if (const auto* io = ex.target<asio::io_context::executor_type>()) return asio::make_strand(*io);
+  return asio::make_strand(ex);
+}
 
 InboundPacketRouter::InboundPacketRouter(Executor ex, std::unique_ptr<net::UdpSocket> sock,
                                          size_t short_dcid_len)

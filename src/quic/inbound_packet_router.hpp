@@ -20,7 +20,6 @@
 
 #include <asio/any_io_executor.hpp>
 #include <asio/steady_timer.hpp>
-#include <asio/strand.hpp>
 
 #include "engine/packet.hpp"
 #include "net/udp_socket.hpp"
@@ -47,7 +46,14 @@ struct RouterCounters {
 
 class InboundPacketRouter : public std::enable_shared_from_this<InboundPacketRouter> {
  public:
-  using Executor = asio::strand<asio::any_io_executor>;
+  /// The router's strand, type-erased: everything of the router and its workers runs on it.
+  using Executor = asio::any_io_executor;
+
+  /// Returns a new strand over `ex`. Over an io_context's own executor (the usual case) the
+  /// strand is small enough for any_io_executor to hold in place, so copying it, posting to it
+  /// and co_spawn on it allocate nothing; over any other executor it is a strand over the
+  /// type-erased one, which allocates on each of those.
+  static Executor make_strand(const asio::any_io_executor& ex);
 
   /// Handles datagrams whose DCID is not mapped.
   class Acceptor {

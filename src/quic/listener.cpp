@@ -2,7 +2,6 @@
 #include "asioquic/listener.hpp"
 
 #include <asio/post.hpp>
-#include <asio/strand.hpp>
 
 #include "engine/random.hpp"
 #include "engine/tls_context.hpp"
@@ -25,7 +24,7 @@ void ListenerImpl::open(std::vector<std::unique_ptr<net::UdpSocket>> sockets) {
   for (size_t i = 0; i < sockets.size(); ++i) {
     endpoints_.push_back(sockets[i]->local_address().endpoint());
     auto router = std::make_shared<InboundPacketRouter>(
-        asio::make_strand(ex_), std::move(sockets[i]), CidGenerator::kLength);
+        InboundPacketRouter::make_strand(ex_), std::move(sockets[i]), CidGenerator::kLength);
     auto acceptor = std::make_shared<ConnectionAcceptor>(ctx_, counters_, weak_from_this(),
                                                          static_cast<uint8_t>(i));
     router->start(acceptor.get());

@@ -223,6 +223,40 @@ TEST_F(H3Exchange, RepeatedFieldsThroughQpack) {
   }
 }
 
+// Sections longer than the engine adapter keeps in place (16 fields) arrive whole and in
+// order both ways, with the status in front of the response's.
+TEST_F(H3Exchange, LongHeaderSectionsKeepTheirOrder) {
+  TestServer srv(io_, [](h3::ServerRequest req, h3::ServerResponse res) -> awaitable<void> {
+    h3::Fields echo;
+    for (const auto& f : req.headers()) {
+      if (f.name.starts_with("x-")) echo.push_back({"echo-" + f.name, f.value});
+    }
+    co_await res.async_respond(203, std::move(echo), aq::Buffer(), use_awaitable);
+  });
+  constexpr int kFields = 40;
+  h3::Fields extra;
+  for (int i = 0; i < kFields; ++i)
+    extra.push_back({"x-f" + std::to_string(i), std::string(static_cast<size_t>(i + 1), 'v')});
+  const auto r = io_.run(
+      [&]() -> awaitable<Response> {
+        auto client = co_await connect(srv.port());
+        auto fields = request("GET", srv.port(), "/long", extra);
+        Response out = co_await fetch(client, std::move(fields));
+        client.close();
+        co_return out;
+      }(),
+      10s, "long sections");
+  ASSERT_FALSE(r.ec) << r.ec.message();
+  EXPECT_EQ(r.status, 203);
+  ASSERT_EQ(r.headers.size(), static_cast<size_t>(kFields) + 1);
+  EXPECT_EQ(r.headers[0].name, ":status");
+  EXPECT_EQ(r.headers[0].value, "203");
+  for (int i = 0; i < kFields; ++i) {
+    EXPECT_EQ(r.headers[i + 1].name, "echo-x-f" + std::to_string(i));
+    EXPECT_EQ(r.headers[i + 1].value, extra[i].value);
+  }
+}
+
 // A body that disagrees with its content-length is malformed (RFC 9114 §4.1.2): the stream is
 // reset with H3_MESSAGE_ERROR, whichever side sent it, and the connection goes on.
 TEST_F(H3Exchange, ContentLengthMismatch) {

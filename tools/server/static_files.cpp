@@ -28,38 +28,54 @@ int status_for(const std::error_code& ec) {
 
 }  // namespace
 
-asio::awaitable<void> StaticFiles::serve(const h3::ServerRequest& req, Reply& reply) const {
-  const std::string_view raw = target_path(req.path());
-  const auto decoded = percent_decode(raw);
-  if (!decoded) co_return co_await fail(req, reply, 400, "malformed percent-encoding in path");
+StaticFiles::Target StaticFiles::resolve(std::string_view request_path) const {
+  Target t;
+  t.raw = target_path(request_path);
+  auto decoded = percent_decode(t.raw);
+  if (!decoded) return Target::rejected(400, "malformed percent-encoding in path");
   const auto segments = safe_segments(*decoded);
-  if (!segments) co_return co_await fail(req, reply, 400, "path leaves the served directory");
-
-  std::filesystem::path path = root_;
+  if (!segments) return Target::rejected(400, "path leaves the served directory");
+  t.decoded = std::move(*decoded);
+  t.path = root_;
   for (const auto& s : *segments)
-    path /= s;
-  if (auto cached = cache_->find(path, FileCache::Clock::now())) {
-    const uint64_t size = cached->size();
-    co_await send_ranged(reply, req, content_type_for(path.filename().string()), size,
-                         memory_source(std::move(cached)));
-    co_return;
+    t.path /= s;
+  return t;
+}
+
+// Kept short: the frame of the cached path is allocated per request, and the rarer paths
+// (disk, directories, errors) live in serve_uncached's frame.
+asio::awaitable<void> StaticFiles::serve(const h3::ServerRequest& req, Reply& reply) const {
+  Target t = resolve(req.path());
+  if (t.status == 0) {
+    if (auto cached = cache_->find(t.path, FileCache::Clock::now())) {
+      const uint64_t size = cached->size();
+      co_await send_ranged(reply, req, content_type_for(t.path.filename().string()), size,
+                           memory_source(std::move(cached)));
+      co_return;
+    }
   }
+  co_await serve_uncached(req, reply, std::move(t));
+}
+
+asio::awaitable<void> StaticFiles::serve_uncached(const h3::ServerRequest& req, Reply& reply,
+                                                  Target t) const {
+  if (t.status != 0) co_return co_await fail(req, reply, t.status, std::move(t.text));
   std::error_code ec;
-  const auto st = std::filesystem::status(path, ec);
+  const auto st = std::filesystem::status(t.path, ec);
   if (ec) co_return co_await fail(req, reply, status_for(ec), ec.message());
-  if (!std::filesystem::is_directory(st)) co_return co_await serve_file(req, reply, path);
+  if (!std::filesystem::is_directory(st)) co_return co_await serve_file(req, reply, t.path);
 
   // A directory: relative links on its page need the final '/'.
-  if (!decoded->ends_with('/')) {
-    std::string location = std::string(raw) + "/" + std::string(req.path().substr(raw.size()));
+  if (!t.decoded.ends_with('/')) {
+    std::string location = std::string(t.raw) + "/" + std::string(req.path().substr(t.raw.size()));
     h3::Fields fields{{"location", location}, {"content-type", "text/plain; charset=utf-8"}};
     co_await reply.respond(301, std::move(fields), "moved to " + location + "\n",
                            req.method() == "HEAD");
     co_return;
   }
-  const auto index = path / "index.html";
+  const auto index = t.path / "index.html";
   if (std::filesystem::is_regular_file(index, ec)) co_return co_await serve_file(req, reply, index);
-  std::string html = directory_listing(path, *decoded, ec);
+  std::string html = directory_listing(t.path, t.decoded, ec);
   if (ec) co_return co_await fail(req, reply, status_for(ec), ec.message());
   const auto type = content_type_for("index.html");
   auto body = std::make_shared<const std::string>(std::move(html));

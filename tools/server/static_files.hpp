@@ -3,6 +3,8 @@
 
 #include <filesystem>
 #include <memory>
+#include <string>
+#include <string_view>
 
 #include <asio/awaitable.hpp>
 
@@ -28,6 +30,24 @@ class StaticFiles {
   asio::awaitable<void> serve(const h3::ServerRequest& req, Reply& reply) const;
 
  private:
+  // A request's path mapped under the root, or why it cannot be (status != 0).
+  struct Target {
+    int status = 0;
+    std::string text;
+    std::string_view raw;  // the request's path without its query, still percent-encoded
+    std::string decoded;
+    std::filesystem::path path;
+
+    static Target rejected(int s, std::string why) {
+      Target t;
+      t.status = s;
+      t.text = std::move(why);
+      return t;
+    }
+  };
+
+  Target resolve(std::string_view request_path) const;
+  asio::awaitable<void> serve_uncached(const h3::ServerRequest& req, Reply& reply, Target t) const;
   asio::awaitable<void> serve_file(const h3::ServerRequest& req, Reply& reply,
                                    const std::filesystem::path& file) const;
 

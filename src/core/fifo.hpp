@@ -1,0 +1,51 @@
+// Fifo: a first-in-first-out queue over one std::vector.
+//
+// std::deque allocates its map and a first block as soon as it is constructed; a stream's
+// queues are mostly empty or hold one element, so this one allocates only on its first push
+// and reuses that storage once drained.
+#pragma once
+
+#include <cstddef>
+#include <utility>
+#include <vector>
+
+namespace asioquic::detail {
+
+template <typename T>
+class Fifo {
+ public:
+  bool empty() const noexcept { return head_ == items_.size(); }
+  size_t size() const noexcept { return items_.size() - head_; }
+
+  /// The i-th element from the front; requires i < size().
+  T& operator[](size_t i) noexcept { return items_[head_ + i]; }
+  const T& operator[](size_t i) const noexcept { return items_[head_ + i]; }
+  T& front() noexcept { return items_[head_]; }
+
+  void push_back(T v) { items_.push_back(std::move(v)); }
+
+  /// Removes the front element; requires !empty().
+  void pop_front() {
+    items_[head_] = T();  // release what it holds now, not when the queue is compacted
+    if (++head_ == items_.size()) {
+      clear();
+    } else if (head_ >= kCompactAfter && head_ * 2 >= items_.size()) {
+      items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
+      head_ = 0;
+    }
+  }
+
+  void clear() noexcept {
+    items_.clear();
+    head_ = 0;
+  }
+
+ private:
+  // Popped slots are reclaimed once they are many and at least half the vector.
+  static constexpr size_t kCompactAfter = 16;
+
+  std::vector<T> items_;
+  size_t head_ = 0;
+};
+
+}  // namespace asioquic::detail
