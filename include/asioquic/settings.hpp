@@ -60,7 +60,8 @@ struct Settings {
   /// async_wait_closed completes, as soon as our CONNECTION_CLOSE is sent or the peer's arrives.
   bool linger_after_close = true;
 
-  /// Connection-level receive window at start, and the ceiling its auto-tuning may reach.
+  /// Connection-level receive window at start, and the ceiling its auto-tuning may reach
+  /// (ClientSettings starts both receive windows larger).
   uint64_t initial_max_data = 16u << 20;
   uint64_t max_data_window = 64u << 20;
   /// Per-stream receive window at start, and its auto-tuning ceiling.
@@ -124,6 +125,15 @@ struct ServerSettings : Settings {
 
 /// Client-only settings.
 struct ClientSettings : Settings {
+  /// A client mostly receives, from a server it chose: its receive windows start larger
+  /// (32 MiB for the connection, 16 MiB per stream) than a server's. With 4 MiB a download
+  /// over 40 ms and 5% loss stalled on flow control: the window update goes out when half
+  /// the window is read, and what loss holds back (not yet readable) eats the other half.
+  ClientSettings() {
+    initial_max_data = 32u << 20;
+    initial_max_stream_data = 16u << 20;
+  }
+
   /// Local address to bind; empty: the unspecified address of the server's family.
   std::string local_address;
 };

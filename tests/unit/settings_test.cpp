@@ -126,6 +126,17 @@ TEST(Validate, DefaultsWithAlpnAreValid) {
   expect_valid(valid_server(), "server defaults");
 }
 
+// A client's windows start larger than a server's (it mostly receives) and still within the
+// auto-tuning ceilings, which validate() requires.
+TEST(Validate, ClientWindowsStartLarger) {
+  const ClientSettings c;
+  const ServerSettings srv;
+  EXPECT_GT(c.initial_max_stream_data, srv.initial_max_stream_data);
+  EXPECT_GT(c.initial_max_data, srv.initial_max_data);
+  EXPECT_LE(c.initial_max_stream_data, c.max_stream_data_window);
+  EXPECT_LE(c.initial_max_data, c.max_data_window);
+}
+
 TEST(Validate, DefaultsWithoutAlpnAreNot) {
   expect_invalid(Settings(), "tls.alpn", "Settings()");
 }
