@@ -5,6 +5,7 @@
 // and reuses that storage once drained.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <utility>
 #include <vector>
@@ -21,8 +22,21 @@ class Fifo {
   T& operator[](size_t i) noexcept { return items_[head_ + i]; }
   const T& operator[](size_t i) const noexcept { return items_[head_ + i]; }
   T& front() noexcept { return items_[head_]; }
+  const T& front() const noexcept { return items_[head_]; }
+  T& back() noexcept { return items_.back(); }
+  const T& back() const noexcept { return items_.back(); }
+
+  /// Iteration from the front; invalidated by push_back, pop_front and erase.
+  auto begin() noexcept { return items_.begin() + static_cast<std::ptrdiff_t>(head_); }
+  auto end() noexcept { return items_.end(); }
+  auto begin() const noexcept { return items_.begin() + static_cast<std::ptrdiff_t>(head_); }
+  auto end() const noexcept { return items_.end(); }
 
   void push_back(T v) { items_.push_back(std::move(v)); }
+  template <typename... Args>
+  T& emplace_back(Args&&... args) {
+    return items_.emplace_back(std::forward<Args>(args)...);
+  }
 
   /// Removes the front element; requires !empty().
   void pop_front() {
@@ -33,6 +47,17 @@ class Fifo {
       items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
       head_ = 0;
     }
+  }
+
+  /// Removes every element equal to `v`, keeping the others' order.
+  void erase(const T& v) {
+    items_.erase(std::remove(begin(), end(), v), items_.end());
+    if (empty()) clear();
+  }
+
+  void swap(Fifo& other) noexcept {
+    items_.swap(other.items_);
+    std::swap(head_, other.head_);
   }
 
   void clear() noexcept {

@@ -392,7 +392,7 @@ void Driver::on_stream_close(int64_t id, uint64_t code) {
     ec = make_error_code(errc::stream_reset);
   }
   end_stream_with(s, ec);
-  std::erase(ready_, s);
+  ready_.erase(s);
   maybe_finish_shutdown();
 }
 

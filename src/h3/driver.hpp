@@ -7,7 +7,6 @@
 #pragma once
 
 #include <array>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -217,9 +216,10 @@ class Driver final : public std::enable_shared_from_this<Driver>,
   size_t body_in_read_ = 0;  // body bytes the current H3Conn::read() passed to on_body
 
   // server
-  std::deque<std::shared_ptr<Stream>> ready_;
+  asioquic::detail::Fifo<std::shared_ptr<Stream>> ready_;
   std::function<void(ServerRequest, ServerResponse)> request_fn_;  // on_request
-  std::deque<Completion<void(std::error_code, ServerRequest, ServerResponse)>> accept_waiters_;
+  asioquic::detail::Fifo<Completion<void(std::error_code, ServerRequest, ServerResponse)>>
+      accept_waiters_;
   uint64_t requests_seen_ = 0;
   bool shutting_down_ = false;
   bool goaway_final_ = false;
@@ -233,7 +233,7 @@ class Driver final : public std::enable_shared_from_this<Driver>,
     Completion<void(std::error_code, ClientResponse)> response;
     Completion<void(std::error_code, ClientRequest)> opened;
   };
-  std::deque<PendingOpen> pending_;
+  asioquic::detail::Fifo<PendingOpen> pending_;
   bool going_away_ = false;
   int64_t goaway_id_ = -1;
 };

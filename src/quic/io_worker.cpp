@@ -274,7 +274,7 @@ void IoWorker::run_app() {
     // Data that arrived before start(): deliver it as if it had just arrived.
     for (auto& p : streams_.take_unread())
       app_->on_stream_data(conn_, p.id, p.bytes, p.fin);
-    std::deque<std::vector<uint8_t>> held;
+    asioquic::detail::Fifo<std::vector<uint8_t>> held;
     held.swap(dgram_in_);
     for (auto& d : held)
       app_->on_datagram(conn_, d);

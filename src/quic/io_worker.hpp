@@ -15,7 +15,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
 #include <system_error>
@@ -27,6 +26,7 @@
 #include "asioquic/connection.hpp"
 #include "asioquic/connection_handle.hpp"
 #include "asioquic/detail/completion.hpp"
+#include "core/fifo.hpp"
 #include "engine/quic_conn.hpp"
 #include "quic/cid.hpp"
 #include "quic/inbound_packet_router.hpp"
@@ -203,8 +203,8 @@ class IoWorker final : public detail::WakeTarget,
   net::Address close_local_, close_remote_;
 
   // Datagrams (RFC 9221).
-  std::deque<std::vector<uint8_t>> dgram_out_;
-  std::deque<std::vector<uint8_t>> dgram_in_;
+  asioquic::detail::Fifo<std::vector<uint8_t>> dgram_out_;
+  asioquic::detail::Fifo<std::vector<uint8_t>> dgram_in_;
   std::vector<std::vector<uint8_t>> dgram_spare_;
 
   // Counters the engine does not keep.

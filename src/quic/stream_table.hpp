@@ -8,7 +8,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <span>
@@ -20,6 +19,7 @@
 
 #include "asioquic/application.hpp"
 #include "asioquic/buffer.hpp"
+#include "core/fifo.hpp"
 
 namespace asioquic::quic {
 
@@ -82,7 +82,7 @@ class StreamTable final : public SendSource {
     Buffer external;                   // or a caller's buffer
   };
   struct Stream {
-    std::deque<Chunk> chunks;
+    asioquic::detail::Fifo<Chunk> chunks;
     uint64_t base = 0;     // stream offset of chunks.front()
     uint64_t written = 0;  // offset handed to the engine
     uint64_t end = 0;      // offset after the last queued byte
@@ -115,8 +115,8 @@ class StreamTable final : public SendSource {
 
   size_t send_limit_;
   std::unordered_map<int64_t, Stream> streams_;
-  std::deque<int64_t> send_list_;
-  std::deque<int64_t> readable_;
+  asioquic::detail::Fifo<int64_t> send_list_;
+  asioquic::detail::Fifo<int64_t> readable_;
   std::vector<iovec> iov_;
 };
 

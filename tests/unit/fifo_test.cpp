@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace asioquic::detail {
 namespace {
@@ -55,6 +56,29 @@ TEST(Fifo, ClearEmptiesAndStaysUsable) {
   q.push_back("z");
   EXPECT_EQ(q.size(), 1u);
   EXPECT_EQ(q.front(), "z");
+}
+
+TEST(Fifo, EraseIterateAndSwap) {
+  Fifo<int> q;
+  for (int i = 0; i < 40; ++i)
+    q.push_back(i % 4);
+  for (int i = 0; i < 20; ++i)
+    q.pop_front();  // the front has moved: erase and iteration start there
+  q.erase(2);
+  std::vector<int> seen(q.begin(), q.end());
+  EXPECT_EQ(seen, (std::vector<int>{0, 1, 3, 0, 1, 3, 0, 1, 3, 0, 1, 3, 0, 1, 3}));
+  EXPECT_EQ(q.back(), 3);
+
+  Fifo<int> other;
+  other.emplace_back(7);
+  q.swap(other);
+  ASSERT_EQ(q.size(), 1u);
+  EXPECT_EQ(q.front(), 7);
+  EXPECT_EQ(other.size(), 15u);
+  other.erase(0);
+  other.erase(1);
+  other.erase(3);
+  EXPECT_TRUE(other.empty());
 }
 
 }  // namespace
