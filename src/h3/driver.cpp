@@ -648,25 +648,37 @@ void Driver::read_all(const std::shared_ptr<Stream>& s, size_t limit,
   service_reads(s);
 }
 
-void Driver::write(const std::shared_ptr<Stream>& s, Buffer data,
-                   Completion<void(std::error_code)> c) {
-  if (s->stopped) return c.complete(make_error_code(errc::stream_stopped));
-  if (s->error) return c.complete(s->error);
-  if (s->finish_requested || s->write_reset)
-    return c.complete(make_error_code(errc::stream_finished));
+std::error_code Driver::queue_body(const std::shared_ptr<Stream>& s, Buffer data) {
+  if (s->stopped) return make_error_code(errc::stream_stopped);
+  if (s->error) return s->error;
+  if (s->finish_requested || s->write_reset) return make_error_code(errc::stream_finished);
   // Body bytes before the header section could never be sent.
-  if (!s->submitted) return c.complete(make_error_code(errc::invalid_argument));
-  if (s->no_content) return c.complete({});
+  if (!s->submitted) return make_error_code(errc::invalid_argument);
+  if (s->no_content) return {};
   if (!data.empty()) {
     s->queued += data.size();
     s->out.push_back(std::move(data));
   }
-  if (s->submitted && h3_) {
+  if (h3_) {
     h3_->resume(s->id);
     wake();
   }
+  return {};
+}
+
+void Driver::write(const std::shared_ptr<Stream>& s, Buffer data,
+                   Completion<void(std::error_code)> c) {
+  // Queued, or dropped when the response may carry no content: nothing to wait for then.
+  if (auto ec = queue_body(s, std::move(data)); ec || s->no_content) return c.complete(ec);
   s->write_waiters.push_back(std::move(c));
   service_writes(*s);
+}
+
+void Driver::respond(const std::shared_ptr<Stream>& s, int status, Fields fields, Buffer body,
+                     Completion<void(std::error_code)> c) {
+  if (auto ec = submit_headers(s, status, fields)) return c.complete(ec);
+  if (auto ec = queue_body(s, std::move(body))) return c.complete(ec);
+  finish(s, {}, std::move(c));
 }
 
 void Driver::finish(const std::shared_ptr<Stream>& s, Fields trailers,
@@ -692,11 +704,16 @@ void Driver::finish(const std::shared_ptr<Stream>& s, Fields trailers,
 
 void Driver::send_headers(const std::shared_ptr<Stream>& s, int status, Fields fields,
                           Completion<void(std::error_code)> c) {
-  if (s->error) return c.complete(s->error);
+  c.complete(submit_headers(s, status, fields));
+}
+
+std::error_code Driver::submit_headers(const std::shared_ptr<Stream>& s, int status,
+                                       const Fields& fields) {
+  if (s->error) return s->error;
   if (!server_ || s->submitted || status < 100 || status > 999) {
-    return c.complete(make_error_code(errc::invalid_argument));
+    return make_error_code(errc::invalid_argument);
   }
-  if (s->stopped || s->write_reset) return c.complete(make_error_code(errc::stream_stopped));
+  if (s->stopped || s->write_reset) return make_error_code(errc::stream_stopped);
   // Responses to HEAD, and 204 and 304 ones, have no content (RFC 9110 §6.4.1): DATA on them
   // is malformed for the client. A handler's body for them is dropped instead.
   if (status >= 200) {
@@ -704,10 +721,10 @@ void Driver::send_headers(const std::shared_ptr<Stream>& s, int status, Fields f
   }
   const bool ok = status < 200 ? h3_->submit_info(s->id, status, fields)
                                : h3_->submit_response(s->id, status, fields, !s->no_content);
-  if (!ok) return c.complete(make_error_code(errc::malformed_message));
+  if (!ok) return make_error_code(errc::malformed_message);
   if (status >= 200) s->submitted = true;
   wake();
-  c.complete({});
+  return {};
 }
 
 void Driver::response(const std::shared_ptr<Stream>& s,

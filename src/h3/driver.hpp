@@ -141,6 +141,10 @@ class Driver final : public std::enable_shared_from_this<Driver>,
               Completion<void(std::error_code)> c);
   void send_headers(const std::shared_ptr<Stream>& s, int status, Fields fields,
                     Completion<void(std::error_code)> c);
+  /// ServerResponse::async_respond: headers, body and end in one step; `c` gets the first
+  /// failure, or what finish() reports.
+  void respond(const std::shared_ptr<Stream>& s, int status, Fields fields, Buffer body,
+               Completion<void(std::error_code)> c);
   void response(const std::shared_ptr<Stream>& s,
                 Completion<void(std::error_code, ClientResponse)> c);
   void reset_stream(const std::shared_ptr<Stream>& s, uint64_t code);
@@ -183,6 +187,11 @@ class Driver final : public std::enable_shared_from_this<Driver>,
   void deliver_request(const std::shared_ptr<Stream>& s);
   void service_reads(const std::shared_ptr<Stream>& s);
   void service_writes(Stream& s);
+  /// send_headers() and write() without their completions: each returns what it would report
+  /// at once (an empty code when the headers are submitted or the body queued).
+  std::error_code submit_headers(const std::shared_ptr<Stream>& s, int status,
+                                 const Fields& fields);
+  std::error_code queue_body(const std::shared_ptr<Stream>& s, Buffer data);
   void end_stream_with(const std::shared_ptr<Stream>& s, std::error_code ec);
   void credit(Stream& s, size_t n);
   void try_open();

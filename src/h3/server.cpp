@@ -44,30 +44,10 @@ const std::string& ServerRequest::connection_trace_id() const {
 
 void ServerResponse::respond(const std::shared_ptr<detail::Stream>& s, int status, Fields fields,
                              Buffer body, asioquic::detail::Completion<void(std::error_code)> c) {
-  asio::post(s->driver->executor(), [s, status, f = std::move(fields), b = std::move(body),
-                                     c = std::move(c)]() mutable {
-    Driver& d = *s->driver;
-    // Headers, body and FIN are queued in one go; the completion reports the first failure.
-    struct Step {
-      std::error_code first;
-    };
-    auto step = std::make_shared<Step>();
-    auto note = [step](std::error_code ec) {
-      if (ec && !step->first) step->first = ec;
-    };
-    d.send_headers(s, status, std::move(f),
-                   asioquic::detail::Completion<void(std::error_code)>(note, d.executor()));
-    if (!b.empty()) {
-      d.write(s, std::move(b),
-              asioquic::detail::Completion<void(std::error_code)>(note, d.executor()));
-    }
-    d.finish(s, {},
-             asioquic::detail::Completion<void(std::error_code)>(
-                 [step, c = std::move(c)](std::error_code ec) mutable {
-                   c.complete(step->first ? step->first : ec);
-                 },
-                 d.executor()));
-  });
+  asio::post(s->driver->executor(),
+             [s, status, f = std::move(fields), b = std::move(body), c = std::move(c)]() mutable {
+               s->driver->respond(s, status, std::move(f), std::move(b), std::move(c));
+             });
 }
 
 void ServerResponse::set_priority(const Priority& p) const {
