@@ -45,6 +45,15 @@ awaitable<void> echo_digest(h3::ServerRequest req, h3::ServerResponse res) {
   co_await send_body(res, out, std::move(trailers));
 }
 
+// Answers `status` with the request's x-* fields renamed echo-x-*, in their order, and no body.
+awaitable<void> echo_x_fields(h3::ServerRequest req, h3::ServerResponse res, int status) {
+  h3::Fields echo;
+  for (const auto& f : req.headers()) {
+    if (f.name.starts_with("x-")) echo.push_back({"echo-" + f.name, f.value});
+  }
+  co_await res.async_respond(status, std::move(echo), aq::Buffer(), use_awaitable);
+}
+
 class H3Exchange : public ::testing::Test {
  protected:
   Io io_;
@@ -184,12 +193,8 @@ TEST_F(H3Exchange, ManyRequestsOnOneConnection) {
 
 // Header fields both ways through QPACK's dynamic table: many requests repeat the same fields.
 TEST_F(H3Exchange, RepeatedFieldsThroughQpack) {
-  TestServer srv(io_, [](h3::ServerRequest req, h3::ServerResponse res) -> awaitable<void> {
-    h3::Fields echo;
-    for (const auto& f : req.headers()) {
-      if (f.name.starts_with("x-")) echo.push_back({"echo-" + f.name, f.value});
-    }
-    co_await res.async_respond(200, std::move(echo), aq::Buffer(), use_awaitable);
+  TestServer srv(io_, [](h3::ServerRequest req, h3::ServerResponse res) {
+    return echo_x_fields(std::move(req), std::move(res), 200);
   });
   constexpr int kRequests = 40;
   const auto r = io_.run(
@@ -226,12 +231,8 @@ TEST_F(H3Exchange, RepeatedFieldsThroughQpack) {
 // Sections longer than the engine adapter keeps in place (16 fields) arrive whole and in
 // order both ways, with the status in front of the response's.
 TEST_F(H3Exchange, LongHeaderSectionsKeepTheirOrder) {
-  TestServer srv(io_, [](h3::ServerRequest req, h3::ServerResponse res) -> awaitable<void> {
-    h3::Fields echo;
-    for (const auto& f : req.headers()) {
-      if (f.name.starts_with("x-")) echo.push_back({"echo-" + f.name, f.value});
-    }
-    co_await res.async_respond(203, std::move(echo), aq::Buffer(), use_awaitable);
+  TestServer srv(io_, [](h3::ServerRequest req, h3::ServerResponse res) {
+    return echo_x_fields(std::move(req), std::move(res), 203);
   });
   constexpr int kFields = 40;
   h3::Fields extra;
