@@ -19,6 +19,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$ROOT/bench/lib/procs.sh"
 # shellcheck source=bench/lib/report.sh
 source "$ROOT/bench/lib/report.sh"
+# shellcheck source=scripts/lib/caddy.sh
+source "$ROOT/scripts/lib/caddy.sh"
 
 usage() {
   sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
@@ -172,28 +174,10 @@ start_gtls() {  # NAME [EXTRA_ARGS...]
 }
 
 start_caddy() {  # NAME
-  local name=$1 dir
+  local name=$1
   next_port
-  dir=$WORK/caddy-$PORT
-  mkdir -p "$dir/xdg"
-  # stack.md §4's Caddyfile; no admin endpoint, nothing written outside the work directory.
-  cat >"$dir/Caddyfile" <<EOF
-{
-	admin off
-	auto_https off
-	servers {
-		protocols h1 h2 h3
-	}
-}
-https://127.0.0.1:$PORT {
-	bind 127.0.0.1
-	tls $CERT $KEY
-	root * $WWW
-	file_server
-}
-EOF
-  start_bg "$WORK/logs/$name.log" env HOME="$dir/xdg" XDG_DATA_HOME="$dir/xdg" \
-    XDG_CONFIG_HOME="$dir/xdg" caddy run --config "$dir/Caddyfile" --adapter caddyfile
+  caddy_command "$WORK/caddy-$PORT" "$PORT" "$CERT" "$KEY" "$WWW"
+  start_bg "$WORK/logs/$name.log" "${CADDY_CMD[@]}"
   register "$name"
 }
 

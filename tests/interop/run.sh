@@ -24,6 +24,8 @@ usage() {
 [[ $# -eq 1 && -d "$1" ]] || usage
 
 SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/lib/caddy.sh
+source "$SCRIPT_DIR/../../scripts/lib/caddy.sh"
 BUILD_DIR=$(cd "$1" && pwd)
 SERVER=$BUILD_DIR/tools/asioquic-server
 CLIENT=$BUILD_DIR/tools/asioquic-client
@@ -406,25 +408,8 @@ case_cli_gtlsserver_multi() {
 # ------------------------------------------------------------------ our client -> Caddy
 
 start_caddy() {
-  # stack.md §4's Caddyfile; the admin endpoint is off and nothing is written outside CASE_DIR.
-  cat >Caddyfile <<EOF
-{
-	admin off
-	auto_https off
-	servers {
-		protocols h1 h2 h3
-	}
-}
-https://127.0.0.1:$PORT {
-	bind 127.0.0.1
-	tls $CERT $KEY
-	root * $WWW
-	file_server
-}
-EOF
-  mkdir -p xdg
-  start_peer caddy.log env HOME="$CASE_DIR/xdg" XDG_DATA_HOME="$CASE_DIR/xdg" \
-    XDG_CONFIG_HOME="$CASE_DIR/xdg" caddy run --config Caddyfile --adapter caddyfile
+  caddy_command "$CASE_DIR" "$PORT" "$CERT" "$KEY" "$WWW"
+  start_peer caddy.log "${CADDY_CMD[@]}"
 }
 
 case_cli_caddy_files() {
