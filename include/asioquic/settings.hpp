@@ -102,10 +102,13 @@ struct ServerSettings : Settings {
   bool retry = false;
   /// Retry switches on by itself under pressure: when more than `retry_above_handshakes`
   /// handshakes are in progress (each holds TLS and engine state: the memory an attacker with
-  /// spoofed addresses could pin), or when more than `retry_above_rate` new connections per
-  /// second arrive. 0 disables either trigger.
+  /// spoofed addresses could pin), when more than `retry_above_rate` new connections per
+  /// second arrive, or when the process's resident memory is above `retry_above_memory` bytes
+  /// (sampled at most every 100 ms; off by default, as only the deployment knows what the
+  /// machine can spare). 0 disables a trigger.
   size_t retry_above_handshakes = 256;
   unsigned retry_above_rate = 2000;
+  uint64_t retry_above_memory = 0;
   /// Connections at once, and handshakes in progress at once; beyond them new clients are
   /// refused with CONNECTION_CLOSE(CONNECTION_REFUSED) at once (never left to time out).
   /// 0: no limit.

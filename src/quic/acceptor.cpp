@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "core/resident_memory.hpp"
 #include "quic/listener_impl.hpp"
 
 namespace asioquic::quic {
@@ -10,6 +11,8 @@ namespace {
 constexpr uint64_t kConnectionRefused = 0x2;
 constexpr uint64_t kInvalidToken = 0xb;
 constexpr size_t kMinInitialDatagram = 1200;
+// How old a resident-memory sample may be (reading it costs three system calls).
+constexpr uint64_t kMemorySampleNs = 100'000'000;
 
 }  // namespace
 
@@ -178,9 +181,15 @@ bool ConnectionAcceptor::under_pressure(uint64_t now) {
     rate_window_ns_ = now;
     rate_count_ = 0;
   }
+  if (s.retry_above_memory &&
+      (memory_sampled_ns_ == 0 || now - memory_sampled_ns_ >= kMemorySampleNs)) {
+    memory_sampled_ns_ = now;
+    memory_bytes_ = detail::resident_memory_bytes();
+  }
   return (s.retry_above_rate && rate_count_ >= s.retry_above_rate) ||
          (s.retry_above_handshakes && counters_->handshakes_in_progress.load(
-                                          std::memory_order_relaxed) >= s.retry_above_handshakes);
+                                          std::memory_order_relaxed) >= s.retry_above_handshakes) ||
+         (s.retry_above_memory && memory_bytes_ > s.retry_above_memory);
 }
 
 void ConnectionAcceptor::on_worker_established(IoWorker&) {

@@ -84,6 +84,9 @@ class ConnectionAcceptor final : public InboundPacketRouter::Acceptor,
   // New connections in the current one-second window (for retry_above_rate).
   uint64_t rate_window_ns_ = 0;
   uint64_t rate_count_ = 0;
+  // The process's resident memory as last sampled, and when (for retry_above_memory).
+  uint64_t memory_bytes_ = 0;
+  uint64_t memory_sampled_ns_ = 0;
 };
 
 }  // namespace asioquic::quic

@@ -794,6 +794,31 @@ TEST_F(AdmissionTest, FloodRefusedAtLimitsWithoutRetry) {
 
 // ------------------------------------------------------------------ (c) accept backlog
 
+// retry_above_memory: above the threshold every new client is sent through Retry (and still
+// connects); below it, none is.
+TEST_F(AdmissionTest, MemoryThresholdTurnsRetryOn) {
+  for (const bool above : {true, false}) {
+    SCOPED_TRACE(above ? "threshold below the process's memory" : "threshold far above it");
+    auto settings = server_settings();
+    settings.retry_above_handshakes = 0;
+    settings.retry_above_rate = 0;
+    settings.retry_above_memory = above ? 1 : (uint64_t{1} << 50);
+    EchoListener server(ex(), settings);
+    for (uint64_t i = 0; i < 3; ++i) {
+      const auto ec = echo(server.port(), 1000, i);
+      EXPECT_FALSE(ec) << i << ": " << ec.message();
+    }
+    const auto s = server.stats();
+    EXPECT_EQ(s.connections_accepted, 3u);
+    if (above) {
+      EXPECT_EQ(s.retries_under_pressure, 3u) << "each new client gets one Retry";
+    } else {
+      EXPECT_EQ(s.retries_under_pressure, 0u);
+    }
+    EXPECT_TRUE(settled(server, 0, 10s));
+  }
+}
+
 TEST_F(AdmissionTest, AcceptBacklogOverflowRefuses) {
   auto settings = server_settings();
   settings.accept_backlog = 4;
