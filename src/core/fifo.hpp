@@ -15,6 +15,21 @@ namespace asioquic::detail {
 template <typename T>
 class Fifo {
  public:
+  Fifo() = default;
+  /// A moved-from Fifo is empty (the vector's own move leaves that unspecified, and the front
+  /// index would otherwise outlive the elements it pointed into).
+  Fifo(Fifo&& other) noexcept : items_(std::move(other.items_)), head_(other.head_) {
+    other.clear();
+  }
+  Fifo& operator=(Fifo&& other) noexcept {
+    if (this != &other) {
+      items_ = std::move(other.items_);
+      head_ = other.head_;
+      other.clear();
+    }
+    return *this;
+  }
+
   bool empty() const noexcept { return head_ == items_.size(); }
   size_t size() const noexcept { return items_.size() - head_; }
 

@@ -568,8 +568,7 @@ void Driver::accept(Completion<void(std::error_code, ServerRequest, ServerRespon
 void Driver::set_request_fn(std::function<void(ServerRequest, ServerResponse)> fn) {
   if (closed_) return;  // its captures are released with it
   request_fn_ = std::move(fn);
-  auto waiting = std::move(ready_);
-  ready_.clear();
+  auto waiting = std::move(ready_);  // leaves ready_ empty
   for (auto& s : waiting)
     request_fn_(ServerOps::request(s), ServerOps::response(s));
 }

@@ -58,6 +58,25 @@ TEST(Fifo, ClearEmptiesAndStaysUsable) {
   EXPECT_EQ(q.front(), "z");
 }
 
+TEST(Fifo, MovedFromIsEmptyAndUsable) {
+  Fifo<int> q;
+  for (int i = 0; i < 5; ++i)
+    q.push_back(i);
+  q.pop_front();  // the front has moved on
+  Fifo<int> taken = std::move(q);
+  EXPECT_EQ(taken.size(), 4u);
+  EXPECT_EQ(taken.front(), 1);
+  EXPECT_TRUE(q.empty());  // NOLINT(bugprone-use-after-move): the documented state
+  EXPECT_EQ(q.size(), 0u);
+  q.push_back(9);
+  EXPECT_EQ(q.front(), 9);
+  Fifo<int> assigned;
+  assigned.push_back(7);
+  assigned = std::move(taken);
+  EXPECT_EQ(assigned.size(), 4u);
+  EXPECT_TRUE(taken.empty());  // NOLINT(bugprone-use-after-move)
+}
+
 TEST(Fifo, EraseIterateAndSwap) {
   Fifo<int> q;
   for (int i = 0; i < 40; ++i)
