@@ -143,22 +143,14 @@ size_t write_retry(std::span<uint8_t> out, uint32_t version, const quic::Cid& cl
   return n > 0 ? static_cast<size_t>(n) : 0;
 }
 
-bool stateless_reset_token(std::span<uint8_t, kStatelessResetTokenLen> out,
-                           std::span<const uint8_t> secret, const quic::Cid& cid) {
-  const auto c = to_ngtcp2(cid);
-  return ngtcp2_crypto_generate_stateless_reset_token(out.data(), secret.data(), secret.size(),
-                                                      &c) == 0;
-}
-
-size_t write_stateless_reset(std::span<uint8_t> out, std::span<const uint8_t> secret,
+size_t write_stateless_reset(std::span<uint8_t> out, const ResetTokenKey& key,
                              std::span<const uint8_t> dcid, size_t received_len) {
   // The reset must be shorter than what triggered it, yet at least 5 random bytes (the first
   // byte among them) + token (RFC 9000 §10.3); answer nothing smaller than that.
   constexpr size_t kMin = NGTCP2_MIN_STATELESS_RESET_RANDLEN + kStatelessResetTokenLen;
   if (received_len <= kMin) return 0;
   const size_t len = std::min<size_t>(received_len - 1, 43);
-  std::array<uint8_t, kStatelessResetTokenLen> token;
-  if (!stateless_reset_token(token, secret, quic::Cid(dcid.data(), dcid.size()))) return 0;
+  const ResetToken token = key.token(dcid);
   std::array<uint8_t, 64> rand;
   // ngtcp2 writes the random bytes (fixing up the first) and then the token: randlen + 16.
   const size_t randlen = len - kStatelessResetTokenLen;

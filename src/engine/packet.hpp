@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <span>
 
+#include "engine/reset_token_key.hpp"
 #include "net/udp_socket.hpp"
 #include "quic/cid.hpp"
 
@@ -78,17 +79,11 @@ size_t write_retry(std::span<uint8_t> out, uint32_t version, const quic::Cid& cl
 
 // ----- stateless reset
 
-constexpr size_t kStatelessResetTokenLen = 16;
-
-/// Derives the stateless reset token of `cid` from `secret` (HMAC-based), so any process with
-/// the same secret makes the same token. Returns false on error.
-bool stateless_reset_token(std::span<uint8_t, kStatelessResetTokenLen> out,
-                           std::span<const uint8_t> secret, const quic::Cid& cid);
-
-/// Writes a stateless reset for a packet of `received_len` bytes whose DCID was `dcid`; it is
-/// shorter than the packet that triggered it (RFC 9000 §10.3.3) so two endpoints cannot loop.
-/// Returns its length, 0 if the received packet was too short to answer.
-size_t write_stateless_reset(std::span<uint8_t> out, std::span<const uint8_t> secret,
+/// Writes a stateless reset for a packet of `received_len` bytes whose DCID was `dcid`, with the
+/// token `key` gives that CID; it is shorter than the packet that triggered it (RFC 9000
+/// §10.3.3) so two endpoints cannot loop. Returns its length, 0 if the received packet was too
+/// short to answer.
+size_t write_stateless_reset(std::span<uint8_t> out, const ResetTokenKey& key,
                              std::span<const uint8_t> dcid, size_t received_len);
 
 /// Writes an Initial packet carrying CONNECTION_CLOSE(`error_code`) for a client Initial with

@@ -16,6 +16,8 @@
 
 namespace asioquic::engine {
 
+static_assert(kStatelessResetTokenLen == NGTCP2_STATELESS_RESET_TOKENLEN);
+
 static_assert(sizeof(ngtcp2_vec) == sizeof(iovec) &&
                   offsetof(ngtcp2_vec, base) == offsetof(iovec, iov_base) &&
                   offsetof(ngtcp2_vec, len) == offsetof(iovec, iov_len),
@@ -148,12 +150,11 @@ struct QuicConn::Callbacks {
       return NGTCP2_ERR_CALLBACK_FAILURE;
     }
     ngtcp2_cid_init(cid, c.bytes.data(), c.len);
-    if (s.static_secret_.empty()) {
+    if (s.reset_key_) {
+      const ResetToken t = s.reset_key_->token(c.view());
+      std::memcpy(token, t.data(), t.size());
+    } else {
       random_bytes({token, NGTCP2_STATELESS_RESET_TOKENLEN});
-    } else if (!stateless_reset_token(
-                   std::span<uint8_t, kStatelessResetTokenLen>(token, kStatelessResetTokenLen),
-                   s.static_secret_, c)) {
-      return NGTCP2_ERR_CALLBACK_FAILURE;
     }
     return 0;
   }
@@ -237,7 +238,7 @@ std::unique_ptr<QuicConn> QuicConn::create(const ConnParams& p, ConnEvents& even
   std::unique_ptr<QuicConn> qc(new QuicConn(events, p.server));
   qc->tls_ = p.tls;
   qc->odcid_ = p.server ? p.odcid : p.dcid;
-  qc->static_secret_.assign(p.static_secret.begin(), p.static_secret.end());
+  qc->reset_key_ = p.reset_key;
 
   ngtcp2_settings st;
   ngtcp2_settings_default(&st);
@@ -280,13 +281,9 @@ std::unique_ptr<QuicConn> QuicConn::create(const ConnParams& p, ConnEvents& even
       params.retry_scid = to_ngtcp2(*p.retry_scid);
       params.retry_scid_present = 1;
     }
-    if (!qc->static_secret_.empty()) {
-      if (!stateless_reset_token(std::span<uint8_t, kStatelessResetTokenLen>(
-                                     params.stateless_reset_token, kStatelessResetTokenLen),
-                                 qc->static_secret_, p.scid)) {
-        ec = make_error_code(errc::internal);
-        return nullptr;
-      }
+    if (qc->reset_key_) {
+      const ResetToken t = qc->reset_key_->token(p.scid.view());
+      std::memcpy(params.stateless_reset_token, t.data(), t.size());
     } else {
       random_bytes(params.stateless_reset_token);
     }

@@ -93,7 +93,7 @@ struct ConnParams {
   std::optional<quic::Cid> retry_scid;  // server: set when the client returned a Retry token
   std::span<const uint8_t> token;       // server: the validated token
   uint32_t version = kQuicV1;
-  std::span<const uint8_t> static_secret;  // server: stateless reset tokens
+  std::shared_ptr<const ResetTokenKey> reset_key;  // server: null = random tokens
   std::shared_ptr<const TlsContext> tls;
   std::string verify_host;  // client: name or IP the certificate must match
   uint64_t initial_ts = 0;
@@ -204,7 +204,7 @@ class QuicConn {
   std::unique_ptr<ConnRef> conn_ref_;
   std::shared_ptr<const TlsContext> tls_;
   quic::Cid odcid_;
-  std::vector<uint8_t> static_secret_;
+  std::shared_ptr<const ResetTokenKey> reset_key_;
   std::FILE* qlog_ = nullptr;
 
   // Close bookkeeping.

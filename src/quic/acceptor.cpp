@@ -52,7 +52,8 @@ void ConnectionAcceptor::on_unknown(InboundPacketRouter& router, const Datagram&
       return on_initial(router, d, hdr);
     case engine::HeaderInfo::Form::short_header: {
       if (!take_reset_token(d.ts)) return drop();
-      const size_t n = engine::write_stateless_reset(out, ctx_->secret, hdr.dcid, d.data.size());
+      const size_t n =
+          engine::write_stateless_reset(out, *ctx_->reset_key, hdr.dcid, d.data.size());
       if (n == 0) return drop();
       reply(router, d, out.data(), n);
       counters_->stateless_resets_sent.fetch_add(1, std::memory_order_relaxed);
@@ -130,7 +131,7 @@ void ConnectionAcceptor::on_initial(InboundPacketRouter& router, const Datagram&
   p.retry_scid = retry_scid;
   p.token = token;
   p.version = hdr.version;
-  p.static_secret = ctx_->secret;
+  p.reset_key = ctx_->reset_key;
   p.tls = ctx_->tls;
   p.initial_ts = d.ts;
 

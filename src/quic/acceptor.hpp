@@ -22,8 +22,9 @@
 #include "quic/io_worker.hpp"
 
 namespace asioquic::engine {
+class ResetTokenKey;
 class TlsContext;
-}
+}  // namespace asioquic::engine
 
 namespace asioquic::quic {
 
@@ -33,7 +34,8 @@ class ListenerImpl;
 struct ServerContext {
   ServerSettings settings;
   std::shared_ptr<const engine::TlsContext> tls;
-  std::array<uint8_t, 32> secret{};
+  std::array<uint8_t, 32> secret{};                        // Retry tokens
+  std::shared_ptr<const engine::ResetTokenKey> reset_key;  // from `secret`
 };
 
 /// Listener-wide counters (relaxed atomics, read from any thread).

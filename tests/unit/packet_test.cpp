@@ -7,10 +7,12 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <random>
 #include <set>
+#include <thread>
 #include <vector>
 
 #include "asioquic/error.hpp"
@@ -698,39 +700,74 @@ TEST(StatelessResetToken, DeterministicPerSecretAndCid) {
   s2.fill(1);
   s2[0] = 2;
   const Cid c1 = seq_cid(kOurCidLen, 1), c2 = seq_cid(kOurCidLen, 2);
-  std::array<uint8_t, kStatelessResetTokenLen> a{}, b{}, c{}, d{};
-  ASSERT_TRUE(stateless_reset_token(a, s1, c1));
-  ASSERT_TRUE(stateless_reset_token(b, s1, c1));
-  ASSERT_TRUE(stateless_reset_token(c, s1, c2));
-  ASSERT_TRUE(stateless_reset_token(d, s2, c1));
-  EXPECT_EQ(a, b);
-  EXPECT_NE(a, c);
-  EXPECT_NE(a, d);
-  EXPECT_NE(a, (std::array<uint8_t, kStatelessResetTokenLen>{}));
+  const ResetTokenKey k1(s1), k1_again(s1), k2(s2);
+  const ResetToken a = k1.token(c1.view());
+  EXPECT_EQ(a, k1_again.token(c1.view()));  // another process with the same secret
+  EXPECT_EQ(a, k1.token(c1.view()));
+  EXPECT_NE(a, k1.token(c2.view()));
+  EXPECT_NE(a, k2.token(c1.view()));
+  EXPECT_NE(a, ResetToken{});
+}
+
+// Pins the construction, computed independently with OpenSSL:
+//   KEY=$(openssl kdf -keylen 16 -kdfopt digest:SHA256 -kdfopt hexkey:0101...01 (32 bytes)
+//         -kdfopt info:"asioquic stateless reset token key" HKDF)
+//   openssl mac -cipher AES-128-CBC -macopt hexkey:$KEY -in CID CMAC
+// Tokens must not change between releases: a restarted server resets its predecessor's
+// connections only if it derives the same ones.
+TEST(StatelessResetToken, KnownAnswers) {
+  std::array<uint8_t, 32> secret{};
+  secret.fill(1);
+  const ResetTokenKey key(secret);
+  const std::array<uint8_t, 15> cid{0x0f, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06,
+                                    0x07, 0x08, 0x09, 0xaa, 0xbb, 0xcc, 0xdd};
+  const ResetToken want{0xe2, 0x72, 0x43, 0x26, 0x1a, 0x20, 0xd6, 0x5c,
+                        0x3c, 0x00, 0xeb, 0x06, 0x05, 0x40, 0x22, 0xd2};
+  EXPECT_EQ(key.token(cid), want);
+  const ResetToken want_empty{0x76, 0x49, 0xbe, 0x93, 0xd9, 0x42, 0xcb, 0xeb,
+                              0x92, 0x2b, 0x00, 0xd0, 0xfb, 0xc7, 0xd4, 0xf9};
+  EXPECT_EQ(key.token({}), want_empty);
 }
 
 TEST(StatelessResetToken, DistinctAcrossManyCids) {
   std::array<uint8_t, 32> secret{};
   secret.fill(9);
+  const ResetTokenKey key(secret);
   quic::CidGenerator gen(7, 0);
-  std::set<std::array<uint8_t, kStatelessResetTokenLen>> seen;
-  for (int i = 0; i < 1000; ++i) {
-    std::array<uint8_t, kStatelessResetTokenLen> t;
-    ASSERT_TRUE(stateless_reset_token(t, secret, gen.generate()));
-    seen.insert(t);
-  }
+  std::set<ResetToken> seen;
+  for (int i = 0; i < 1000; ++i)
+    seen.insert(key.token(gen.generate().view()));
   EXPECT_EQ(seen.size(), 1000u);
+}
+
+TEST(StatelessResetToken, SharedKeyAcrossThreads) {
+  std::array<uint8_t, 32> secret{};
+  secret.fill(5);
+  const ResetTokenKey key(secret);
+  const Cid c = seq_cid(kOurCidLen, 7);
+  const ResetToken want = key.token(c.view());
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 2000; ++i)
+        if (key.token(c.view()) != want) mismatches.fetch_add(1);
+    });
+  }
+  for (auto& th : threads)
+    th.join();
+  EXPECT_EQ(mismatches.load(), 0);
 }
 
 TEST(WriteStatelessReset, ShorterThanTriggerAndEndsWithToken) {
   std::array<uint8_t, 32> secret{};
   secret.fill(3);
   const Cid dcid = seq_cid(kOurCidLen, 0x33);
-  std::array<uint8_t, kStatelessResetTokenLen> token;
-  ASSERT_TRUE(stateless_reset_token(token, secret, dcid));
+  const ResetTokenKey key(secret);
+  const ResetToken token = key.token(dcid.view());
   for (size_t trigger : {22u, 23u, 30u, 43u, 44u, 45u, 100u, 1200u, 1500u}) {
     std::array<uint8_t, 1500> out;
-    const size_t n = write_stateless_reset(out, secret, dcid.view(), trigger);
+    const size_t n = write_stateless_reset(out, key, dcid.view(), trigger);
     ASSERT_GT(n, 0u) << trigger;
     EXPECT_LT(n, trigger);
     // At least 5 unpredictable bytes + the token (RFC 9000 §10.3).
@@ -745,20 +782,20 @@ TEST(WriteStatelessReset, ShorterThanTriggerAndEndsWithToken) {
 }
 
 TEST(WriteStatelessReset, NothingForTooShortTriggers) {
-  std::array<uint8_t, 32> secret{};
+  const ResetTokenKey key(std::array<uint8_t, 32>{});
   const Cid dcid = seq_cid(kOurCidLen, 0x33);
   std::array<uint8_t, 1500> out;
   // No reset of 21 bytes or more can be shorter than these.
   for (size_t trigger = 0; trigger <= 21; ++trigger)
-    EXPECT_EQ(write_stateless_reset(out, secret, dcid.view(), trigger), 0u) << trigger;
+    EXPECT_EQ(write_stateless_reset(out, key, dcid.view(), trigger), 0u) << trigger;
 }
 
 TEST(WriteStatelessReset, RandomPartDiffers) {
-  std::array<uint8_t, 32> secret{};
+  const ResetTokenKey key(std::array<uint8_t, 32>{});
   const Cid dcid = seq_cid(kOurCidLen, 0x33);
   std::array<uint8_t, 1500> a, b;
-  const size_t na = write_stateless_reset(a, secret, dcid.view(), 1200);
-  const size_t nb = write_stateless_reset(b, secret, dcid.view(), 1200);
+  const size_t na = write_stateless_reset(a, key, dcid.view(), 1200);
+  const size_t nb = write_stateless_reset(b, key, dcid.view(), 1200);
   ASSERT_EQ(na, nb);
   EXPECT_FALSE(
       same({a.data(), na - kStatelessResetTokenLen}, {b.data(), nb - kStatelessResetTokenLen}));
