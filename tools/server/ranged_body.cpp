@@ -6,16 +6,68 @@
 #include "server/range.hpp"
 
 namespace asioquic::tools {
+namespace {
+
+// `n` bytes of `body` from `offset`, sharing it.
+Buffer slice(const std::shared_ptr<const std::string>& body, uint64_t offset, size_t n) {
+  return Buffer::shared(body, {reinterpret_cast<const uint8_t*>(body->data()) + offset, n});
+}
+
+}  // namespace
 
 ChunkSource memory_source(std::shared_ptr<const std::string> body) {
   return [body = std::move(body)](uint64_t offset, size_t max, std::error_code&) {
-    const auto n = static_cast<size_t>(std::min<uint64_t>(max, body->size() - offset));
-    return Buffer::shared(body, {reinterpret_cast<const uint8_t*>(body->data()) + offset, n});
+    return slice(body, offset, static_cast<size_t>(std::min<uint64_t>(max, body->size() - offset)));
   };
 }
 
-asio::awaitable<std::error_code> send_body(Reply& reply, const ChunkSource& source, uint64_t offset,
-                                           uint64_t length) {
+namespace {
+
+// The response a GET or HEAD for `size` bytes gets: status, header section and the part of the
+// representation that goes in the body.
+struct RangedPlan {
+  int status = 200;
+  h3::Fields fields;
+  uint64_t offset = 0;
+  uint64_t length = 0;  // content-length; no body is sent for HEAD
+  bool head = false;
+};
+
+RangedPlan plan_ranged(const h3::ServerRequest& req, std::string_view content_type, uint64_t size) {
+  RangedPlan p;
+  p.head = req.method() == "HEAD";
+  const RangeRequest range = parse_range(h3::find(req.headers(), "range"), size);
+  // Room for every field, Reply's `server` included: the vector is allocated once.
+  p.fields.reserve(5);
+  p.fields.push_back({"content-type", std::string(content_type)});
+  p.fields.push_back({"accept-ranges", "bytes"});
+  p.length = size;
+  if (range.kind == RangeRequest::Kind::unsatisfiable) {
+    p.status = 416;
+    p.length = 0;
+    p.head = true;  // nothing of the representation is sent
+    p.fields.push_back({"content-range", "bytes */" + std::to_string(size)});
+  } else if (range.kind == RangeRequest::Kind::partial) {
+    p.status = 206;
+    p.offset = range.offset;
+    p.length = range.length;
+    p.fields.push_back({"content-range", "bytes " + std::to_string(p.offset) + "-" +
+                                             std::to_string(p.offset + p.length - 1) + "/" +
+                                             std::to_string(size)});
+  }
+  p.fields.push_back({"content-length", std::to_string(p.length)});
+  return p;
+}
+
+// Whether the plan's body (if any) goes out in the same operation as the headers.
+bool in_one_piece(const RangedPlan& p) {
+  return p.head || p.length <= kBodyChunk;
+}
+
+}  // namespace
+
+asio::awaitable<void> send_body(Reply& reply, const ChunkSource& source, uint64_t offset,
+                                uint64_t length) {
   const uint64_t end = offset + length;
   while (offset < end) {
     std::error_code ec;
@@ -23,51 +75,50 @@ asio::awaitable<std::error_code> send_body(Reply& reply, const ChunkSource& sour
     Buffer chunk = source(offset, want, ec);
     if (ec || chunk.empty() || chunk.size() > want) {
       reply.abort(ec ? ec : std::make_error_code(std::errc::io_error));
-      co_return reply.error();
+      co_return;
     }
     offset += chunk.size();
-    if (auto wec = co_await reply.write(std::move(chunk))) co_return wec;
+    if (co_await reply.write(std::move(chunk))) co_return;
   }
-  co_return co_await reply.finish();
+  co_await reply.finish();
 }
 
-asio::awaitable<std::error_code> send_ranged(Reply& reply, const h3::ServerRequest& req,
-                                             std::string_view content_type, uint64_t size,
-                                             const ChunkSource& source) {
-  const bool head = req.method() == "HEAD";
-  const RangeRequest range = parse_range(h3::find(req.headers(), "range"), size);
-  h3::Fields fields{{"content-type", std::string(content_type)}, {"accept-ranges", "bytes"}};
-  if (range.kind == RangeRequest::Kind::unsatisfiable) {
-    fields.push_back({"content-range", "bytes */" + std::to_string(size)});
-    co_return co_await reply.respond(416, std::move(fields), std::string(), head);
-  }
-  uint64_t offset = 0;
-  uint64_t length = size;
-  int status = 200;
-  if (range.kind == RangeRequest::Kind::partial) {
-    offset = range.offset;
-    length = range.length;
-    status = 206;
-    fields.push_back({"content-range", "bytes " + std::to_string(offset) + "-" +
-                                           std::to_string(offset + length - 1) + "/" +
-                                           std::to_string(size)});
-  }
-  fields.push_back({"content-length", std::to_string(length)});
-  if (head || length <= kBodyChunk) {
-    // One chunk or none: headers, body and end go out together.
+asio::awaitable<void> send_ranged(Reply& reply, const h3::ServerRequest& req,
+                                  std::string_view content_type, uint64_t size,
+                                  const ChunkSource& source) {
+  RangedPlan p = plan_ranged(req, content_type, size);
+  if (in_one_piece(p)) {
     Buffer body;
-    if (!head && length > 0) {
+    if (!p.head && p.length > 0) {
       std::error_code ec;
-      body = source(offset, static_cast<size_t>(length), ec);
-      if (ec || body.size() != length) {  // unreadable, or shorter than its size said
+      body = source(p.offset, static_cast<size_t>(p.length), ec);
+      if (ec || body.size() != p.length) {  // unreadable, or shorter than its size said
         reply.abort(ec ? ec : std::make_error_code(std::errc::io_error));
-        co_return reply.error();
+        co_return;
       }
     }
-    co_return co_await reply.complete(status, std::move(fields), std::move(body));
+    co_await reply.complete(p.status, std::move(p.fields), std::move(body));
+    co_return;
   }
-  if (auto ec = co_await reply.send_headers(status, std::move(fields))) co_return ec;
-  co_return co_await send_body(reply, source, offset, length);
+  if (co_await reply.send_headers(p.status, std::move(p.fields))) co_return;
+  co_await send_body(reply, source, p.offset, p.length);
+}
+
+asio::awaitable<void> send_ranged(Reply& reply, const h3::ServerRequest& req,
+                                  std::string_view content_type,
+                                  std::shared_ptr<const std::string> body) {
+  RangedPlan p = plan_ranged(req, content_type, body->size());
+  if (in_one_piece(p)) {
+    Buffer part;
+    if (!p.head && p.length > 0) {
+      part = slice(body, p.offset, static_cast<size_t>(p.length));
+    }
+    co_await reply.complete(p.status, std::move(p.fields), std::move(part));
+    co_return;
+  }
+  if (co_await reply.send_headers(p.status, std::move(p.fields))) co_return;
+  const ChunkSource source = memory_source(std::move(body));
+  co_await send_body(reply, source, p.offset, p.length);
 }
 
 }  // namespace asioquic::tools

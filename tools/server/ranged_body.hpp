@@ -31,15 +31,22 @@ inline constexpr size_t kBodyChunk = 256 * 1024;
 
 /// Sends `length` bytes of `source` from `offset` as the body, then the end of the stream.
 /// Each write waits for room in the stream (back-pressure). If the source fails the stream is
-/// reset, since the promised length can no longer be met. Returns the first error.
-asio::awaitable<std::error_code> send_body(Reply& reply, const ChunkSource& source, uint64_t offset,
-                                           uint64_t length);
+/// reset, since the promised length can no longer be met. Errors are kept in `reply`.
+asio::awaitable<void> send_body(Reply& reply, const ChunkSource& source, uint64_t offset,
+                                uint64_t length);
 
 /// Answers a GET or HEAD for a representation of `size` bytes read from `source`: 200 with all
 /// of it, 206 with the single range the request's Range header selects, or 416 for a range
-/// beyond the end; HEAD gets the same header section and no body. Returns the first error.
-asio::awaitable<std::error_code> send_ranged(Reply& reply, const h3::ServerRequest& req,
-                                             std::string_view content_type, uint64_t size,
-                                             const ChunkSource& source);
+/// beyond the end; HEAD gets the same header section and no body. Errors are kept in `reply`.
+/// `content_type` must outlive the returned awaitable.
+asio::awaitable<void> send_ranged(Reply& reply, const h3::ServerRequest& req,
+                                  std::string_view content_type, uint64_t size,
+                                  const ChunkSource& source);
+
+/// send_ranged for a body held in memory: a body or range of up to kBodyChunk goes out as a
+/// slice that shares `body`, with no source, copy or extra coroutine.
+asio::awaitable<void> send_ranged(Reply& reply, const h3::ServerRequest& req,
+                                  std::string_view content_type,
+                                  std::shared_ptr<const std::string> body);
 
 }  // namespace asioquic::tools

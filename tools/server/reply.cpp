@@ -9,6 +9,16 @@ namespace asioquic::tools {
 
 using asio::experimental::as_tuple;
 
+namespace {
+
+// The `server` field every response carries, built once.
+const h3::Field& server_field() {
+  static const h3::Field field{"server", "asioquic-server/" + std::string(kVersion)};
+  return field;
+}
+
+}  // namespace
+
 std::error_code Reply::note(std::error_code ec) {
   if (ec && !error_) error_ = ec;
   return ec;
@@ -16,7 +26,7 @@ std::error_code Reply::note(std::error_code ec) {
 
 asio::awaitable<std::error_code> Reply::send_headers(int status, h3::Fields fields) {
   status_ = status;
-  fields.push_back({"server", "asioquic-server/" + std::string(kVersion)});
+  fields.push_back(server_field());
   auto [ec] =
       co_await res_.async_send_headers(status, std::move(fields), as_tuple(asio::use_awaitable));
   co_return note(ec);
@@ -51,7 +61,7 @@ asio::awaitable<std::error_code> Reply::respond(int status, h3::Fields fields, s
 
 asio::awaitable<std::error_code> Reply::complete(int status, h3::Fields fields, Buffer body) {
   status_ = status;
-  fields.push_back({"server", "asioquic-server/" + std::string(kVersion)});
+  fields.push_back(server_field());
   const size_t n = body.size();
   auto [ec] = co_await res_.async_respond(status, std::move(fields), std::move(body),
                                           as_tuple(asio::use_awaitable));

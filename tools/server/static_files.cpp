@@ -42,19 +42,16 @@ StaticFiles::Target StaticFiles::resolve(std::string_view request_path) const {
   return t;
 }
 
-// Kept short: the frame of the cached path is allocated per request, and the rarer paths
-// (disk, directories, errors) live in serve_uncached's frame.
+// Not a coroutine: it picks the one that answers, so a cached file costs a single frame (the
+// memory send_ranged's) and the rarer paths (disk, directories, errors) live in
+// serve_uncached's.
 asio::awaitable<void> StaticFiles::serve(const h3::ServerRequest& req, Reply& reply) const {
   Target t = resolve(req.path());
   if (t.status == 0) {
-    if (auto cached = cache_->find(t.path, FileCache::Clock::now())) {
-      const uint64_t size = cached->size();
-      co_await send_ranged(reply, req, content_type_for(t.path.filename().string()), size,
-                           memory_source(std::move(cached)));
-      co_return;
-    }
+    if (auto cached = cache_->find(t.path, FileCache::Clock::now()))
+      return send_ranged(reply, req, content_type_for(t.path.native()), std::move(cached));
   }
-  co_await serve_uncached(req, reply, std::move(t));
+  return serve_uncached(req, reply, std::move(t));
 }
 
 asio::awaitable<void> StaticFiles::serve_uncached(const h3::ServerRequest& req, Reply& reply,
@@ -78,8 +75,7 @@ asio::awaitable<void> StaticFiles::serve_uncached(const h3::ServerRequest& req, 
   std::string html = directory_listing(t.path, t.decoded, ec);
   if (ec) co_return co_await fail(req, reply, status_for(ec), ec.message());
   const auto type = content_type_for("index.html");
-  auto body = std::make_shared<const std::string>(std::move(html));
-  co_await send_ranged(reply, req, type, body->size(), memory_source(body));
+  co_await send_ranged(reply, req, type, std::make_shared<const std::string>(std::move(html)));
 }
 
 asio::awaitable<void> StaticFiles::serve_file(const h3::ServerRequest& req, Reply& reply,
@@ -95,8 +91,7 @@ asio::awaitable<void> StaticFiles::serve_file(const h3::ServerRequest& req, Repl
     auto contents =
         std::make_shared<const std::string>(reinterpret_cast<const char*>(all.data()), all.size());
     cache_->store(file, contents, now);
-    const uint64_t size = contents->size();
-    co_await send_ranged(reply, req, type, size, memory_source(std::move(contents)));
+    co_await send_ranged(reply, req, type, std::move(contents));
     co_return;
   }
   ChunkSource source = [reader](uint64_t offset, size_t max, std::error_code& rec) {
