@@ -13,16 +13,6 @@ Buffer slice(const std::shared_ptr<const std::string>& body, uint64_t offset, si
   return Buffer::shared(body, {reinterpret_cast<const uint8_t*>(body->data()) + offset, n});
 }
 
-}  // namespace
-
-ChunkSource memory_source(std::shared_ptr<const std::string> body) {
-  return [body = std::move(body)](uint64_t offset, size_t max, std::error_code&) {
-    return slice(body, offset, static_cast<size_t>(std::min<uint64_t>(max, body->size() - offset)));
-  };
-}
-
-namespace {
-
 // The response a GET or HEAD for `size` bytes gets: status, header section and the part of the
 // representation that goes in the body.
 struct RangedPlan {
@@ -65,6 +55,12 @@ bool in_one_piece(const RangedPlan& p) {
 }
 
 }  // namespace
+
+ChunkSource memory_source(std::shared_ptr<const std::string> body) {
+  return [body = std::move(body)](uint64_t offset, size_t max, std::error_code&) {
+    return slice(body, offset, static_cast<size_t>(std::min<uint64_t>(max, body->size() - offset)));
+  };
+}
 
 asio::awaitable<void> send_body(Reply& reply, const ChunkSource& source, uint64_t offset,
                                 uint64_t length) {
