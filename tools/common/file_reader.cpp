@@ -5,7 +5,8 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <vector>
+#include <memory>
+#include <span>
 
 namespace asioquic::tools {
 
@@ -31,10 +32,12 @@ FileReader::~FileReader() {
 }
 
 Buffer FileReader::read(uint64_t offset, size_t max, std::error_code& ec) const {
-  std::vector<uint8_t> data(max);
+  // Not zero-filled first (a vector would be): pread overwrites it, and zeroing 256 KiB chunks
+  // cost 2% of a bulk download's server CPU.
+  std::shared_ptr<uint8_t[]> data = std::make_shared_for_overwrite<uint8_t[]>(max);
   size_t got = 0;
   while (got < max) {
-    const ssize_t n = ::pread(fd_, data.data() + got, max - got, static_cast<off_t>(offset + got));
+    const ssize_t n = ::pread(fd_, data.get() + got, max - got, static_cast<off_t>(offset + got));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       ec.assign(errno, std::generic_category());
@@ -47,8 +50,8 @@ Buffer FileReader::read(uint64_t offset, size_t max, std::error_code& ec) const 
     ec = std::make_error_code(std::errc::io_error);  // the file shrank since it was opened
     return {};
   }
-  data.resize(got);
-  return Buffer::take(std::move(data));
+  const std::span<const uint8_t> bytes(data.get(), got);
+  return Buffer::shared(std::move(data), bytes);
 }
 
 }  // namespace asioquic::tools
