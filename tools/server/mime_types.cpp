@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <string>
 #include <utility>
 
 namespace asioquic::tools {
@@ -42,6 +41,15 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 30> kTypes{{
     {"wav", "audio/wav"},
 }};
 
+// Whether `s` equals `lower` (all lower case) ignoring ASCII case. Runs once per request: no
+// lower-cased copy of the extension.
+bool equals_lowercase(std::string_view s, std::string_view lower) {
+  return s.size() == lower.size() &&
+         std::equal(s.begin(), s.end(), lower.begin(), [](char a, char b) {
+           return std::tolower(static_cast<unsigned char>(a)) == b;
+         });
+}
+
 }  // namespace
 
 std::string_view content_type_for(std::string_view file_name) {
@@ -49,11 +57,9 @@ std::string_view content_type_for(std::string_view file_name) {
   if (slash != std::string_view::npos) file_name.remove_prefix(slash + 1);
   const auto dot = file_name.rfind('.');
   if (dot == std::string_view::npos || dot == 0) return "application/octet-stream";
-  std::string ext(file_name.substr(dot + 1));
-  std::transform(ext.begin(), ext.end(), ext.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const std::string_view ext = file_name.substr(dot + 1);
   for (const auto& [e, type] : kTypes) {
-    if (e == ext) return type;
+    if (equals_lowercase(ext, e)) return type;
   }
   return "application/octet-stream";
 }
