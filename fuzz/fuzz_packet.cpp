@@ -32,7 +32,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   quic::Cid odcid;
   engine::verify_retry_token(in, secret, client, dcid, 10'000'000'000, 1, odcid);
-  engine::write_stateless_reset(out, secret, hdr.dcid, size);
+  static const engine::ResetTokenKey reset_key(secret);
+  engine::write_stateless_reset(out, reset_key, hdr.dcid, size);
   if (hdr.form == engine::HeaderInfo::Form::initial) {
     engine::write_refusal(out, hdr.version, hdr.dcid, hdr.scid, 0x2);
   }

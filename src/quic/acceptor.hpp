@@ -30,7 +30,8 @@ namespace asioquic::quic {
 
 class ListenerImpl;
 
-/// Immutable per-listener context; every worker keeps it alive.
+/// Immutable per-listener context; every worker keeps it alive. Every member is set before the
+/// listener opens (make_context in listener.cpp): the acceptor uses reset_key unchecked.
 struct ServerContext {
   ServerSettings settings;
   std::shared_ptr<const engine::TlsContext> tls;
