@@ -10,7 +10,6 @@
 #include <span>
 
 #include "asioquic/certificate.hpp"
-#include "engine/reset_token_key.hpp"
 #include "engine/tls_context.hpp"
 #include "quic/listener_impl.hpp"
 
@@ -42,7 +41,6 @@ struct Server {
     ctx->settings.stateless_reset_rate = 1'000'000;
     ctx->tls = engine::TlsContext::create(engine::TlsContext::Role::server, ctx->settings.tls, ec);
     ctx->secret = {7, 7, 7};
-    ctx->reset_key = std::make_shared<const engine::ResetTokenKey>(ctx->secret);
     std::vector<std::unique_ptr<net::UdpSocket>> socks;
     socks.push_back(std::make_unique<net::UdpSocket>(
         io.get_executor(), asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0),

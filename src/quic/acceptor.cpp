@@ -3,6 +3,7 @@
 #include <array>
 
 #include "core/resident_memory.hpp"
+#include "engine/reset_token_key.hpp"
 #include "quic/listener_impl.hpp"
 
 namespace asioquic::quic {
@@ -23,6 +24,7 @@ ConnectionAcceptor::ConnectionAcceptor(std::shared_ptr<const ServerContext> ctx,
       counters_(std::move(counters)),
       listener_(std::move(listener)),
       cids_(ctx_->settings.server_id, shard_id),
+      reset_key_(std::make_shared<const engine::ResetTokenKey>(ctx_->secret)),
       reset_tokens_(static_cast<double>(ctx_->settings.stateless_reset_rate)) {}
 
 void ConnectionAcceptor::drop() {
@@ -52,8 +54,7 @@ void ConnectionAcceptor::on_unknown(InboundPacketRouter& router, const Datagram&
       return on_initial(router, d, hdr);
     case engine::HeaderInfo::Form::short_header: {
       if (!take_reset_token(d.ts)) return drop();
-      const size_t n =
-          engine::write_stateless_reset(out, *ctx_->reset_key, hdr.dcid, d.data.size());
+      const size_t n = engine::write_stateless_reset(out, *reset_key_, hdr.dcid, d.data.size());
       if (n == 0) return drop();
       reply(router, d, out.data(), n);
       counters_->stateless_resets_sent.fetch_add(1, std::memory_order_relaxed);
@@ -131,7 +132,7 @@ void ConnectionAcceptor::on_initial(InboundPacketRouter& router, const Datagram&
   p.retry_scid = retry_scid;
   p.token = token;
   p.version = hdr.version;
-  p.reset_key = ctx_->reset_key;
+  p.reset_key = reset_key_;
   p.tls = ctx_->tls;
   p.initial_ts = d.ts;
 

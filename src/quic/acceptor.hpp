@@ -22,21 +22,18 @@
 #include "quic/io_worker.hpp"
 
 namespace asioquic::engine {
-class ResetTokenKey;
 class TlsContext;
-}  // namespace asioquic::engine
+}
 
 namespace asioquic::quic {
 
 class ListenerImpl;
 
-/// Immutable per-listener context; every worker keeps it alive. Every member is set before the
-/// listener opens (make_context in listener.cpp): the acceptor uses reset_key unchecked.
+/// Immutable per-listener context; every worker keeps it alive.
 struct ServerContext {
   ServerSettings settings;
   std::shared_ptr<const engine::TlsContext> tls;
-  std::array<uint8_t, 32> secret{};                        // Retry tokens
-  std::shared_ptr<const engine::ResetTokenKey> reset_key;  // from `secret`
+  std::array<uint8_t, 32> secret{};  // Retry tokens; stateless reset tokens (via ResetTokenKey)
 };
 
 /// Listener-wide counters (relaxed atomics, read from any thread).
@@ -81,6 +78,8 @@ class ConnectionAcceptor final : public InboundPacketRouter::Acceptor,
   std::shared_ptr<ListenerCounters> counters_;
   std::weak_ptr<ListenerImpl> listener_;
   CidGenerator cids_;
+  // Derived from ctx_->secret once; shared with the connections this acceptor starts.
+  std::shared_ptr<const engine::ResetTokenKey> reset_key_;
   // Stateless reset token bucket, refilled at settings.stateless_reset_rate per second.
   double reset_tokens_;
   uint64_t reset_refill_ns_ = 0;

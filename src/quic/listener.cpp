@@ -4,7 +4,6 @@
 #include <asio/post.hpp>
 
 #include "engine/random.hpp"
-#include "engine/reset_token_key.hpp"
 #include "engine/tls_context.hpp"
 #include "quic/listener_impl.hpp"
 
@@ -148,7 +147,6 @@ std::shared_ptr<quic::ServerContext> make_context(const ServerSettings& settings
   } else {
     engine::random_bytes(ctx->secret);
   }
-  ctx->reset_key = std::make_shared<const engine::ResetTokenKey>(ctx->secret);
   return ctx;
 }
 

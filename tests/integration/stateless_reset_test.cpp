@@ -30,8 +30,8 @@ class SwitchableRelay : public std::enable_shared_from_this<SwitchableRelay> {
 
   void start() {
     asio::post(strand_, [self = shared_from_this()] {
-      self->receive_front();
-      self->receive_back();
+      self->pump(self->front_, self->back_, self->front_buf_, self->client_, self->server_);
+      self->pump(self->back_, self->front_, self->back_buf_, self->from_, self->client_);
     });
   }
   void point_at(uint16_t server_port) {
@@ -47,23 +47,17 @@ class SwitchableRelay : public std::enable_shared_from_this<SwitchableRelay> {
   }
 
  private:
-  void receive_front() {
-    front_.async_receive_from(asio::buffer(front_buf_), client_,
-                              [self = shared_from_this()](std::error_code ec, size_t n) {
-                                if (ec) return;
-                                std::error_code ignored;
-                                self->back_.send_to(asio::buffer(self->front_buf_.data(), n),
-                                                    self->server_, 0, ignored);
-                                self->receive_front();
-                              });
-  }
-  void receive_back() {
-    back_.async_receive_from(
-        asio::buffer(back_buf_), from_, [self = shared_from_this()](std::error_code ec, size_t n) {
+  // Receives on `in` (noting the sender in `sender`) and sends each datagram on `out` to `to`,
+  // until `in` is closed. `to` is read at each send, so point_at() takes effect at once.
+  void pump(udp::socket& in, udp::socket& out, std::array<uint8_t, 65536>& buf,
+            udp::endpoint& sender, const udp::endpoint& to) {
+    in.async_receive_from(
+        asio::buffer(buf), sender,
+        [self = shared_from_this(), &in, &out, &buf, &sender, &to](std::error_code ec, size_t n) {
           if (ec) return;
           std::error_code ignored;
-          self->front_.send_to(asio::buffer(self->back_buf_.data(), n), self->client_, 0, ignored);
-          self->receive_back();
+          out.send_to(asio::buffer(buf.data(), n), to, 0, ignored);
+          self->pump(in, out, buf, sender, to);
         });
   }
 

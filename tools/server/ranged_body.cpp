@@ -34,8 +34,7 @@ RangedPlan plan_ranged(const h3::ServerRequest& req, std::string_view content_ty
   p.length = size;
   if (range.kind == RangeRequest::Kind::unsatisfiable) {
     p.status = 416;
-    p.length = 0;
-    p.head = true;  // nothing of the representation is sent
+    p.length = 0;  // nothing of the representation is sent
     p.fields.push_back({"content-range", "bytes */" + std::to_string(size)});
   } else if (range.kind == RangeRequest::Kind::partial) {
     p.status = 206;
