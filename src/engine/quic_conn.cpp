@@ -689,6 +689,12 @@ size_t QuicConn::max_datagram_size() const noexcept {
   return std::min(by_frame, by_path);
 }
 
+uint64_t QuicConn::smoothed_rtt_ns() const {
+  ngtcp2_conn_stat cs;
+  ngtcp2_conn_get_conn_stat(conn_, &cs);
+  return cs.smoothed_rtt;
+}
+
 void QuicConn::fill_stats(ConnectionStats& s) const {
   ngtcp2_conn_stat cs;
   ngtcp2_conn_get_conn_stat(conn_, &cs);

@@ -175,6 +175,8 @@ class QuicConn {
 
   /// Engine-side statistics (RTT, congestion, losses); the worker adds its own counters.
   void fill_stats(ConnectionStats& s) const;
+  /// The engine's smoothed RTT in nanoseconds (its initial RTT until the first sample).
+  uint64_t smoothed_rtt_ns() const;
 
   /// Client migration: moves to a new local address (immediate migration; the new path is
   /// validated, see ConnEvents::on_path_validated). Returns false without error while it cannot

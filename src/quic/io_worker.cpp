@@ -14,8 +14,6 @@ using Status = engine::QuicConn::Status;
 constexpr int kMaxBatchesPerTurn = 16;
 // Datagrams held for the application before new ones are dropped (it is not reading).
 constexpr size_t kMaxReceivedDatagrams = 1024;
-// Datagrams read before the engine gets to write (an ACK) even within one receive batch.
-constexpr unsigned kAckEveryDatagrams = 8;
 
 std::chrono::steady_clock::time_point to_time_point(uint64_t ns) {
   return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(ns));
@@ -79,8 +77,8 @@ void IoWorker::on_datagram(const Datagram& d) {
   got_packets_ = true;
   // One ACK per receive batch would cover the peer's whole flight: if that one datagram is
   // lost, the peer stalls until its PTO. Under 1% loss that halved a download's goodput.
-  if (++reads_since_flush_ >= kAckEveryDatagrams && stage_ == Stage::running &&
-      status_ == Status::ok) {
+  const bool ack_now = ack_pacer_.on_datagram(d.ts, [this] { return qc_->smoothed_rtt_ns(); });
+  if (ack_now && stage_ == Stage::running && status_ == Status::ok) {
     flush(d.ts);
   }
 }
@@ -310,7 +308,7 @@ void IoWorker::request_close(uint64_t code, std::string_view reason) {
 // ------------------------------------------------------------------ sending
 
 void IoWorker::flush(uint64_t ts) {
-  reads_since_flush_ = 0;
+  ack_pacer_.on_write();
   if (!parked_.empty()) return;  // waiting for the socket
   engine::TxBatch b;
   b.buf = router_->tx_buffer();

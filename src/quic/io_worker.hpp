@@ -28,6 +28,7 @@
 #include "asioquic/detail/completion.hpp"
 #include "core/fifo.hpp"
 #include "engine/quic_conn.hpp"
+#include "quic/ack_pacer.hpp"
 #include "quic/cid.hpp"
 #include "quic/inbound_packet_router.hpp"
 #include "quic/stream_table.hpp"
@@ -167,9 +168,9 @@ class IoWorker final : public detail::WakeTarget,
   engine::QuicConn::Status status_ = engine::QuicConn::Status::ok;
   bool dirty_ = false;
   bool got_packets_ = false;
-  bool app_fed_ = false;            // the application was handed stream data or a datagram
-  bool settle_pending_ = false;     // a settle_then_turn is under way
-  unsigned reads_since_flush_ = 0;  // datagrams read since the last write (see on_datagram)
+  bool app_fed_ = false;         // the application was handed stream data or a datagram
+  bool settle_pending_ = false;  // a settle_then_turn is under way
+  AckPacer ack_pacer_;           // writes inside a receive batch (see on_datagram)
   bool handshake_event_ = false;
   bool ever_established_ = false;
   bool app_established_ = false;  // on_conn_established has run
