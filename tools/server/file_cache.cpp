@@ -2,22 +2,25 @@
 
 namespace asioquic::tools {
 
-std::shared_ptr<const std::string> FileCache::find(const std::filesystem::path& path,
-                                                   Clock::time_point now) {
+FileCache::Hit FileCache::find(std::string_view key, Clock::time_point now) {
   std::lock_guard lock(mutex_);
-  const auto it = entries_.find(path.native());
-  if (it == entries_.end() || now - it->second.read_at >= ttl_) return nullptr;
-  return it->second.contents;
+  const auto it = entries_.find(key);
+  if (it == entries_.end() || now - it->second.read_at >= ttl_) return {};
+  return {it->second.contents, it->second.type};
 }
 
-void FileCache::store(const std::filesystem::path& path,
-                      std::shared_ptr<const std::string> contents, Clock::time_point now) {
+void FileCache::store(std::string_view key, std::shared_ptr<const std::string> contents,
+                      std::string_view type, Clock::time_point now) {
   if (!contents || contents->size() > max_file_) return;
   std::lock_guard lock(mutex_);
-  auto [it, added] = entries_.try_emplace(path.native());
-  if (!added) bytes_ -= it->second.contents->size();
+  auto it = entries_.find(key);
+  if (it == entries_.end()) {
+    it = entries_.try_emplace(std::string(key)).first;
+  } else {
+    bytes_ -= it->second.contents->size();
+  }
   bytes_ += contents->size();
-  it->second = Entry{std::move(contents), now};
+  it->second = Entry{std::move(contents), type, now};
   if (bytes_ <= budget_) return;
   for (auto e = entries_.begin(); e != entries_.end();) {
     if (e != it && now - e->second.read_at >= ttl_) {

@@ -5,10 +5,11 @@
 
 #include <chrono>
 #include <cstdint>
-#include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 namespace asioquic::tools {
@@ -23,27 +24,43 @@ class FileCache {
                      Clock::duration ttl = std::chrono::seconds(1))
       : max_file_(max_file), budget_(budget), ttl_(ttl) {}
 
-  /// The contents of `path` if they were read less than `ttl` before `now`; null otherwise.
-  std::shared_ptr<const std::string> find(const std::filesystem::path& path, Clock::time_point now);
+  struct Hit {
+    std::shared_ptr<const std::string> contents;  // null: not cached, or expired
+    std::string_view type;                        // the content type stored with it
+  };
 
-  /// Remembers `contents` as read from `path` at `now` (ignored above `max_file`). When the
-  /// budget is exceeded, expired entries go first, then everything else.
-  void store(const std::filesystem::path& path, std::shared_ptr<const std::string> contents,
-             Clock::time_point now);
+  /// What was stored under `key` if it was read less than `ttl` before `now`. The key is the
+  /// caller's name for the contents (asioquic-server uses the request's path as received, so
+  /// a hit skips decoding and checking it: only a path that passed once is ever stored).
+  Hit find(std::string_view key, Clock::time_point now);
+
+  /// Remembers `contents` (of content type `type`, which must outlive the cache: a static
+  /// string) as read at `now` under `key`; ignored above `max_file`. When the budget is
+  /// exceeded, expired entries go first, then everything else.
+  void store(std::string_view key, std::shared_ptr<const std::string> contents,
+             std::string_view type, Clock::time_point now);
 
   size_t max_file() const noexcept { return max_file_; }
 
  private:
   struct Entry {
     std::shared_ptr<const std::string> contents;
+    std::string_view type;
     Clock::time_point read_at;
+  };
+  // Lookups by string_view without building a std::string.
+  struct KeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view k) const noexcept {
+      return std::hash<std::string_view>{}(k);
+    }
   };
 
   const size_t max_file_;
   const size_t budget_;
   const Clock::duration ttl_;
   std::mutex mutex_;  // the server may run handlers on several threads
-  std::unordered_map<std::string, Entry> entries_;
+  std::unordered_map<std::string, Entry, KeyHash, std::equal_to<>> entries_;
   size_t bytes_ = 0;
 };
 

@@ -46,12 +46,9 @@ StaticFiles::Target StaticFiles::resolve(std::string_view request_path) const {
 // memory send_ranged's) and the rarer paths (disk, directories, errors) live in
 // serve_uncached's.
 asio::awaitable<void> StaticFiles::serve(const h3::ServerRequest& req, Reply& reply) const {
-  Target t = resolve(req.path());
-  if (t.status == 0) {
-    if (auto cached = cache_->find(t.path, FileCache::Clock::now()))
-      return send_ranged(reply, req, content_type_for(t.path.native()), std::move(cached));
-  }
-  return serve_uncached(req, reply, std::move(t));
+  if (auto hit = cache_->find(target_path(req.path()), FileCache::Clock::now()); hit.contents)
+    return send_ranged(reply, req, hit.type, std::move(hit.contents));
+  return serve_uncached(req, reply, resolve(req.path()));
 }
 
 asio::awaitable<void> StaticFiles::serve_uncached(const h3::ServerRequest& req, Reply& reply,
@@ -60,7 +57,7 @@ asio::awaitable<void> StaticFiles::serve_uncached(const h3::ServerRequest& req, 
   std::error_code ec;
   const auto st = std::filesystem::status(t.path, ec);
   if (ec) co_return co_await fail(req, reply, status_for(ec), ec.message());
-  if (!std::filesystem::is_directory(st)) co_return co_await serve_file(req, reply, t.path);
+  if (!std::filesystem::is_directory(st)) co_return co_await serve_file(req, reply, t.path, t.raw);
 
   // A directory: relative links on its page need the final '/'.
   if (!t.decoded.ends_with('/')) {
@@ -71,7 +68,9 @@ asio::awaitable<void> StaticFiles::serve_uncached(const h3::ServerRequest& req, 
     co_return;
   }
   const auto index = t.path / "index.html";
-  if (std::filesystem::is_regular_file(index, ec)) co_return co_await serve_file(req, reply, index);
+  if (std::filesystem::is_regular_file(index, ec)) {
+    co_return co_await serve_file(req, reply, index, t.raw);
+  }
   std::string html = directory_listing(t.path, t.decoded, ec);
   if (ec) co_return co_await fail(req, reply, status_for(ec), ec.message());
   const auto type = content_type_for("index.html");
@@ -79,7 +78,8 @@ asio::awaitable<void> StaticFiles::serve_uncached(const h3::ServerRequest& req, 
 }
 
 asio::awaitable<void> StaticFiles::serve_file(const h3::ServerRequest& req, Reply& reply,
-                                              const std::filesystem::path& file) const {
+                                              const std::filesystem::path& file,
+                                              std::string_view cache_key) const {
   std::error_code ec;
   auto reader = FileReader::open(file, ec);
   if (!reader) co_return co_await fail(req, reply, status_for(ec), ec.message());
@@ -90,7 +90,7 @@ asio::awaitable<void> StaticFiles::serve_file(const h3::ServerRequest& req, Repl
     if (ec) co_return co_await fail(req, reply, 500, ec.message());
     auto contents =
         std::make_shared<const std::string>(reinterpret_cast<const char*>(all.data()), all.size());
-    cache_->store(file, contents, now);
+    cache_->store(cache_key, contents, type, now);
     co_await send_ranged(reply, req, type, std::move(contents));
     co_return;
   }

@@ -48,8 +48,10 @@ class StaticFiles {
 
   Target resolve(std::string_view request_path) const;
   asio::awaitable<void> serve_uncached(const h3::ServerRequest& req, Reply& reply, Target t) const;
+  // Sends `file`; a small one is cached under `cache_key` (the request's raw path).
   asio::awaitable<void> serve_file(const h3::ServerRequest& req, Reply& reply,
-                                   const std::filesystem::path& file) const;
+                                   const std::filesystem::path& file,
+                                   std::string_view cache_key) const;
 
   std::filesystem::path root_;
   std::unique_ptr<FileCache> cache_;
