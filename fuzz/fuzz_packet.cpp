@@ -5,6 +5,7 @@
 #include <span>
 
 #include "engine/packet.hpp"
+#include "engine/retry_token_key.hpp"
 
 using namespace asioquic;
 
@@ -25,13 +26,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (parsed != engine::ParseResult::ok) return 0;
   // An ok parse promises CIDs that fit a Cid.
   const quic::Cid dcid(hdr.dcid.data(), hdr.dcid.size());
+  static const engine::RetryTokenKey retry_key(secret);
   std::span<const uint8_t> token;
   if (engine::check_initial(in, token) && engine::is_retry_token(token)) {
     quic::Cid odcid;
-    engine::verify_retry_token(token, secret, client, dcid, 10'000'000'000, 1, odcid);
+    retry_key.verify(token, client, dcid, 10'000'000'000, 1, odcid);
   }
   quic::Cid odcid;
-  engine::verify_retry_token(in, secret, client, dcid, 10'000'000'000, 1, odcid);
+  retry_key.verify(in, client, dcid, 10'000'000'000, 1, odcid);
   static const engine::ResetTokenKey reset_key(secret);
   engine::write_stateless_reset(out, reset_key, hdr.dcid, size);
   if (hdr.form == engine::HeaderInfo::Form::initial) {

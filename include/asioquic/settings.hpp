@@ -118,7 +118,8 @@ struct ServerSettings : Settings {
   std::chrono::milliseconds retry_token_lifetime{10'000};
   /// Secret for Retry tokens and stateless reset tokens. Unset: random per listener. Set it
   /// (and keep it) to make stateless resets survive a restart: every process with the same
-  /// secret derives the same reset token for a connection ID.
+  /// secret derives the same reset token for a connection ID, and accepts the others' Retry
+  /// tokens.
   std::optional<std::array<uint8_t, 32>> static_secret;
   /// Stateless resets sent per second at most (token bucket); 0 disables them.
   unsigned stateless_reset_rate = 100;

@@ -102,36 +102,6 @@ size_t write_version_negotiation(std::span<uint8_t> out, std::span<const uint8_t
   return n > 0 ? static_cast<size_t>(n) : 0;
 }
 
-size_t make_retry_token(std::span<uint8_t> out, std::span<const uint8_t> secret,
-                        const net::Address& client, const quic::Cid& retry_scid,
-                        const quic::Cid& odcid, uint64_t ts) {
-  if (out.size() < NGTCP2_CRYPTO_MAX_RETRY_TOKENLEN) return 0;
-  const auto rscid = to_ngtcp2(retry_scid);
-  const auto od = to_ngtcp2(odcid);
-  const auto n = ngtcp2_crypto_generate_retry_token(
-      out.data(), secret.data(), secret.size(), kQuicV1, client.sa(), client.len, &rscid, &od, ts);
-  return n > 0 ? static_cast<size_t>(n) : 0;
-}
-
-bool verify_retry_token(std::span<const uint8_t> token, std::span<const uint8_t> secret,
-                        const net::Address& client, const quic::Cid& dcid, uint64_t lifetime_ns,
-                        uint64_t ts, quic::Cid& odcid) {
-  if (!is_retry_token(token)) return false;
-  ngtcp2_cid od;
-  const auto d = to_ngtcp2(dcid);
-  if (ngtcp2_crypto_verify_retry_token(&od, token.data(), token.size(), secret.data(),
-                                       secret.size(), kQuicV1, client.sa(), client.len, &d,
-                                       lifetime_ns, ts) != 0) {
-    return false;
-  }
-  odcid = quic::Cid(od.data, od.datalen);
-  return true;
-}
-
-bool is_retry_token(std::span<const uint8_t> token) noexcept {
-  return !token.empty() && token[0] == NGTCP2_CRYPTO_TOKEN_MAGIC_RETRY;
-}
-
 size_t write_retry(std::span<uint8_t> out, uint32_t version, const quic::Cid& client_scid,
                    const quic::Cid& retry_scid, const quic::Cid& odcid,
                    std::span<const uint8_t> token) {

@@ -51,26 +51,7 @@ size_t write_version_negotiation(std::span<uint8_t> out, std::span<const uint8_t
 
 // ----- Retry (address validation)
 
-/// Largest Retry token this library produces.
-constexpr size_t kMaxRetryTokenLen = 256;
-
-/// Makes a Retry token binding the client's address, our new CID and the client's original
-/// DCID, authenticated and encrypted under `secret`, timestamped `ts`. Returns its length (0 on
-/// error).
-size_t make_retry_token(std::span<uint8_t> out, std::span<const uint8_t> secret,
-                        const net::Address& client, const quic::Cid& retry_scid,
-                        const quic::Cid& odcid, uint64_t ts);
-
-/// Verifies a Retry token from an Initial whose DCID is `dcid` (the retry_scid we chose).
-/// Returns false if it is forged, tampered, for another client address or CID, or older than
-/// `lifetime_ns`; on success `odcid` is the client's original DCID.
-bool verify_retry_token(std::span<const uint8_t> token, std::span<const uint8_t> secret,
-                        const net::Address& client, const quic::Cid& dcid, uint64_t lifetime_ns,
-                        uint64_t ts, quic::Cid& odcid);
-
-/// True if `token` looks like one of our Retry tokens (first byte); other tokens (e.g. from a
-/// NEW_TOKEN of another server) are ignored rather than treated as forged.
-bool is_retry_token(std::span<const uint8_t> token) noexcept;
+// Tokens: engine/retry_token_key.hpp.
 
 /// Writes a Retry packet. Returns its length, 0 on error.
 size_t write_retry(std::span<uint8_t> out, uint32_t version, const quic::Cid& client_scid,

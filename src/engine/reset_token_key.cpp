@@ -1,11 +1,9 @@
 #include "engine/reset_token_key.hpp"
 
-#include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <nettle/cmac.h>
 
-#include <cstdlib>
-#include <string_view>
+#include "engine/secret_kdf.hpp"
 
 namespace asioquic::engine {
 
@@ -14,24 +12,9 @@ struct ResetTokenKey::Schedule {
 };
 
 ResetTokenKey::ResetTokenKey(std::span<const uint8_t> secret) {
-  // The label keeps this key apart from anything else derived from the same secret (Retry
-  // tokens use it directly as ngtcp2's HKDF input).
-  static constexpr std::string_view kInfo = "asioquic stateless reset token key";
-  gnutls_datum_t ikm{const_cast<unsigned char*>(secret.data()),
-                     static_cast<unsigned>(secret.size())};
-  gnutls_datum_t salt{nullptr, 0};
-  std::array<uint8_t, 32> prk;
-  std::array<uint8_t, 16> key;
-  gnutls_datum_t prk_datum{prk.data(), static_cast<unsigned>(prk.size())};
-  gnutls_datum_t info{reinterpret_cast<unsigned char*>(const_cast<char*>(kInfo.data())),
-                      static_cast<unsigned>(kInfo.size())};
-  if (gnutls_hkdf_extract(GNUTLS_MAC_SHA256, &ikm, &salt, prk.data()) < 0 ||
-      gnutls_hkdf_expand(GNUTLS_MAC_SHA256, &prk_datum, &info, key.data(), key.size()) < 0) {
-    std::abort();
-  }
+  auto key = derive_key128(secret, "asioquic stateless reset token key");
   auto s = std::make_unique<Schedule>();
   cmac_aes128_set_key(&s->ctx, key.data());
-  gnutls_memset(prk.data(), 0, prk.size());
   gnutls_memset(key.data(), 0, key.size());
   schedule_ = std::move(s);
 }

@@ -3,7 +3,6 @@
 #include <array>
 
 #include "core/resident_memory.hpp"
-#include "engine/reset_token_key.hpp"
 #include "quic/listener_impl.hpp"
 
 namespace asioquic::quic {
@@ -25,6 +24,7 @@ ConnectionAcceptor::ConnectionAcceptor(std::shared_ptr<const ServerContext> ctx,
       listener_(std::move(listener)),
       cids_(ctx_->settings.server_id, shard_id),
       reset_key_(std::make_shared<const engine::ResetTokenKey>(ctx_->secret)),
+      retry_key_(ctx_->secret),
       reset_tokens_(static_cast<double>(ctx_->settings.stateless_reset_rate)) {}
 
 void ConnectionAcceptor::drop() {
@@ -92,8 +92,7 @@ void ConnectionAcceptor::on_initial(InboundPacketRouter& router, const Datagram&
     const uint64_t lifetime =
         static_cast<uint64_t>(std::chrono::nanoseconds(s.retry_token_lifetime).count());
     Cid original;
-    if (!engine::verify_retry_token(token, ctx_->secret, *d.remote, odcid, lifetime, d.ts,
-                                    original)) {
+    if (!retry_key_.verify(token, *d.remote, odcid, lifetime, d.ts, original)) {
       counters_->invalid_tokens.fetch_add(1, std::memory_order_relaxed);
       return refuse(router, d, hdr, kInvalidToken);
     }
@@ -159,8 +158,7 @@ void ConnectionAcceptor::send_retry(InboundPacketRouter& router, const Datagram&
   const Cid retry_scid = cids_.generate();
   const Cid odcid(hdr.dcid.data(), hdr.dcid.size());
   std::array<uint8_t, engine::kMaxRetryTokenLen> token;
-  const size_t tlen =
-      engine::make_retry_token(token, ctx_->secret, *d.remote, retry_scid, odcid, d.ts);
+  const size_t tlen = retry_key_.make(token, *d.remote, retry_scid, odcid, d.ts);
   if (tlen == 0) return drop();
   std::array<uint8_t, 1500> out;
   const size_t n = engine::write_retry(out, hdr.version, Cid(hdr.scid.data(), hdr.scid.size()),

@@ -17,6 +17,8 @@
 #include <mutex>
 
 #include "asioquic/settings.hpp"
+#include "engine/reset_token_key.hpp"
+#include "engine/retry_token_key.hpp"
 #include "quic/cid.hpp"
 #include "quic/inbound_packet_router.hpp"
 #include "quic/io_worker.hpp"
@@ -80,6 +82,7 @@ class ConnectionAcceptor final : public InboundPacketRouter::Acceptor,
   CidGenerator cids_;
   // Derived from ctx_->secret once; shared with the connections this acceptor starts.
   std::shared_ptr<const engine::ResetTokenKey> reset_key_;
+  engine::RetryTokenKey retry_key_;  // also derived from ctx_->secret once
   // Stateless reset token bucket, refilled at settings.stateless_reset_rate per second.
   double reset_tokens_;
   uint64_t reset_refill_ns_ = 0;

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "engine/packet.hpp"
+#include "engine/retry_token_key.hpp"
 
 #if defined(__SANITIZE_ADDRESS__)
 // From the ASan runtime (g++ ships no <sanitizer/allocator_interface.h>).
@@ -462,7 +463,7 @@ class Junk {
         token.resize(aq::engine::kMaxRetryTokenLen);
         // Expired half the time (minted an hour ago), else fresh.
         const uint64_t ts = aq::engine::now_ns() - (coin() ? 3'600'000'000'000ull : 0);
-        token.resize(aq::engine::make_retry_token(token, secret_, who, rscid, rscid, ts));
+        token.resize(retry_key_.make(token, who, rscid, rscid, ts));
         if (!token.empty() && coin()) token[pick(token.size())] ^= 0x20;  // tampered
         break;
       }
@@ -506,6 +507,7 @@ class Junk {
   std::mt19937 rng_;
   Bytes initial_;
   std::array<uint8_t, 32> secret_;
+  aq::engine::RetryTokenKey retry_key_{secret_};  // after secret_: built from it
   uint16_t attacker_port_;
   size_t header_len_ = 0;
   Bytes dcid_, scid_;

@@ -18,6 +18,7 @@
 #include "asioquic/error.hpp"
 #include "asioquic/settings.hpp"
 #include "engine/quic_conn.hpp"
+#include "engine/retry_token_key.hpp"
 #include "engine/silent_events.hpp"
 #include "engine/tls_context.hpp"
 #include "quic/stream_table.hpp"
@@ -554,14 +555,15 @@ class RetryToken : public testing::Test {
   void SetUp() override {
     for (size_t i = 0; i < secret_.size(); ++i)
       secret_[i] = static_cast<uint8_t>(i * 7 + 1);
-    len_ = make_retry_token(token_, secret_, client_, retry_scid_, odcid_, ts_);
+    key_ = std::make_unique<RetryTokenKey>(secret_);
+    len_ = key_->make(token_, client_, retry_scid_, odcid_, ts_);
     ASSERT_GT(len_, 0u);
     ASSERT_LE(len_, kMaxRetryTokenLen);
   }
   bool verify(std::span<const uint8_t> tok, const net::Address& client, uint64_t at,
               std::span<const uint8_t> secret) {
     Cid got;
-    return verify_retry_token(tok, secret, client, retry_scid_, kLifetime, at, got);
+    return RetryTokenKey(secret).verify(tok, client, retry_scid_, kLifetime, at, got);
   }
   std::span<const uint8_t> token() const { return {token_.data(), len_}; }
 
@@ -571,6 +573,7 @@ class RetryToken : public testing::Test {
   const Cid retry_scid_ = seq_cid(kOurCidLen, 0x90);
   const Cid odcid_ = seq_cid(18, 0x20);
   const uint64_t ts_ = 1'000'000'000'000;
+  std::unique_ptr<RetryTokenKey> key_;
   std::array<uint8_t, kMaxRetryTokenLen> token_{};
   size_t len_ = 0;
 };
@@ -578,7 +581,7 @@ class RetryToken : public testing::Test {
 TEST_F(RetryToken, ValidTokenYieldsOriginalDcid) {
   EXPECT_TRUE(is_retry_token(token()));
   Cid got;
-  ASSERT_TRUE(verify_retry_token(token(), secret_, client_, retry_scid_, kLifetime, ts_ + 1, got));
+  ASSERT_TRUE(key_->verify(token(), client_, retry_scid_, kLifetime, ts_ + 1, got));
   EXPECT_EQ(got, odcid_);
   EXPECT_TRUE(verify(token(), client_, ts_ + kLifetime / 2, secret_));
 }
@@ -598,9 +601,8 @@ TEST_F(RetryToken, OtherClientAddressOrPortIsRejected) {
 
 TEST_F(RetryToken, OtherDcidIsRejected) {
   Cid got;
-  EXPECT_FALSE(verify_retry_token(token(), secret_, client_, seq_cid(kOurCidLen, 0x91), kLifetime,
-                                  ts_, got));
-  EXPECT_FALSE(verify_retry_token(token(), secret_, client_, odcid_, kLifetime, ts_, got));
+  EXPECT_FALSE(key_->verify(token(), client_, seq_cid(kOurCidLen, 0x91), kLifetime, ts_, got));
+  EXPECT_FALSE(key_->verify(token(), client_, odcid_, kLifetime, ts_, got));
 }
 
 TEST_F(RetryToken, EveryTamperedByteIsRejected) {
@@ -642,15 +644,58 @@ TEST_F(RetryToken, NotARetryToken) {
 
 TEST_F(RetryToken, TokensDifferEachTime) {
   std::array<uint8_t, kMaxRetryTokenLen> again{};
-  const size_t n = make_retry_token(again, secret_, client_, retry_scid_, odcid_, ts_);
+  const size_t n = key_->make(again, client_, retry_scid_, odcid_, ts_);
   ASSERT_EQ(n, len_);
   EXPECT_FALSE(same({again.data(), n}, token()));  // random nonce per token
   EXPECT_TRUE(verify({again.data(), n}, client_, ts_, secret_));
 }
 
+TEST_F(RetryToken, LengthFollowsTheOriginalDcid) {
+  // magic, nonce, issued-at, DCID length, DCID, tag
+  EXPECT_EQ(len_, 1 + 12 + 8 + 1 + odcid_.len + 16);
+  std::array<uint8_t, kMaxRetryTokenLen> out{};
+  for (size_t n : {0, 8, 20}) {
+    const Cid od = seq_cid(n, 0x30);
+    const size_t got = key_->make(out, client_, retry_scid_, od, ts_);
+    ASSERT_EQ(got, 38 + n);
+    Cid back;
+    ASSERT_TRUE(key_->verify({out.data(), got}, client_, retry_scid_, kLifetime, ts_, back));
+    EXPECT_EQ(back, od);
+  }
+}
+
+TEST_F(RetryToken, ThreadsShareOneKey) {
+  constexpr int kThreads = 4, kEach = 2000;
+  std::vector<std::vector<Bytes>> made(kThreads);
+  std::atomic<int> bad{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::array<uint8_t, kMaxRetryTokenLen> out{};
+      for (int i = 0; i < kEach; ++i) {
+        const size_t n = key_->make(out, client_, retry_scid_, odcid_, ts_);
+        Cid back;
+        if (!key_->verify({out.data(), n}, client_, retry_scid_, kLifetime, ts_, back) ||
+            back != odcid_) {
+          ++bad;
+        }
+        made[t].emplace_back(out.begin(), out.begin() + n);
+      }
+    });
+  }
+  for (auto& th : threads)
+    th.join();
+  EXPECT_EQ(bad.load(), 0);
+  std::set<Bytes> nonces;
+  for (const auto& v : made)
+    for (const auto& tok : v)
+      nonces.insert(Bytes(tok.begin() + 1, tok.begin() + 13));
+  EXPECT_EQ(nonces.size(), size_t{kThreads} * kEach) << "a nonce was used twice";
+}
+
 TEST_F(RetryToken, TooSmallOutputBufferFails) {
   std::array<uint8_t, 16> small{};
-  EXPECT_EQ(make_retry_token(small, secret_, client_, retry_scid_, odcid_, ts_), 0u);
+  EXPECT_EQ(key_->make(small, client_, retry_scid_, odcid_, ts_), 0u);
 }
 
 // A whole Retry round trip with a real client: Retry -> new Initial with the token, addressed
@@ -666,7 +711,8 @@ TEST(Retry, RoundTripWithRealClient) {
   const Cid retry_scid = seq_cid(kOurCidLen, 0xa0);
   const uint64_t ts = now_ns();
   std::array<uint8_t, kMaxRetryTokenLen> tok;
-  const size_t tlen = make_retry_token(tok, secret, TestClient::local(), retry_scid, odcid, ts);
+  RetryTokenKey key(secret);
+  const size_t tlen = key.make(tok, TestClient::local(), retry_scid, odcid, ts);
   ASSERT_GT(tlen, 0u);
   std::array<uint8_t, 1500> out;
   const size_t n = write_retry(out, kQuicV1, client_scid, retry_scid, odcid, {tok.data(), tlen});
@@ -686,8 +732,8 @@ TEST(Retry, RoundTripWithRealClient) {
   ASSERT_TRUE(check_initial(second, token));
   EXPECT_TRUE(same(token, {tok.data(), tlen}));
   Cid got;
-  ASSERT_TRUE(verify_retry_token(token, secret, TestClient::local(),
-                                 Cid(h.dcid.data(), h.dcid.size()), 10'000'000'000, ts, got));
+  ASSERT_TRUE(key.verify(token, TestClient::local(), Cid(h.dcid.data(), h.dcid.size()),
+                         10'000'000'000, ts, got));
   EXPECT_EQ(got, odcid);
 }
 
