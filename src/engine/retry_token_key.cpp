@@ -74,7 +74,12 @@ RetryTokenKey::RetryTokenKey(std::span<const uint8_t> secret) {
   gcm_set_key(&s->hash, &s->aes, reinterpret_cast<nettle_cipher_func*>(aes128_encrypt));
   gnutls_memset(key.data(), 0, key.size());
   schedule_ = std::move(s);
+  // Both parts random: keys made from one secret (other threads, processes, restarts) would
+  // need the same prefix and overlapping counter ranges to repeat a nonce.
+  uint64_t start = 0;
   random_bytes({reinterpret_cast<uint8_t*>(&nonce_prefix_), sizeof nonce_prefix_});
+  random_bytes({reinterpret_cast<uint8_t*>(&start), sizeof start});
+  nonce_counter_.store(start, std::memory_order_relaxed);
 }
 
 RetryTokenKey::~RetryTokenKey() = default;

@@ -27,7 +27,8 @@ bool is_retry_token(std::span<const uint8_t> token) noexcept;
 ///
 /// with the client's address (family, port, IP) and the Retry's source CID as associated data,
 /// so it is good only from that address and in an Initial sent to that CID. Nonces are a random
-/// 32-bit prefix chosen per key and a 64-bit counter, never repeated by one key. ngtcp2's helper
+/// 32-bit prefix chosen per key and a 64-bit counter from a random start, never repeated by one
+/// key (and, between keys of one secret, only if both random parts collide). ngtcp2's helper
 /// ran an HKDF per token on each side (~70k instructions each); this is two AES-GCM passes over
 /// a few dozen bytes.
 ///
