@@ -22,15 +22,14 @@ bool is_retry_token(std::span<const uint8_t> token) noexcept;
 /// static secret (HKDF-SHA256, its own label): any process with the same secret accepts the
 /// tokens of another. A token is
 ///
-///   0xb6 | nonce (12) | sealed(issued-at ns (8) | original DCID length (1) | original DCID) | tag
-///   (16)
+///   0xb6 | nonce (12) | sealed(issued-at ns (8) | DCID length (1) | DCID) | tag (16)
 ///
-/// with the client's address (family, port, IP) and the Retry's source CID as associated data,
-/// so it is good only from that address and in an Initial sent to that CID. Nonces are a random
-/// 32-bit prefix chosen per key and a 64-bit counter from a random start, never repeated by one
-/// key (and, between keys of one secret, only if both random parts collide). ngtcp2's helper
-/// ran an HKDF per token on each side (~70k instructions each); this is two AES-GCM passes over
-/// a few dozen bytes.
+/// where DCID is the client's original one, with the client's address (family, port, IP) and the
+/// Retry's source CID as associated data, so it is good only from that address and in an Initial
+/// sent to that CID. Nonces are a random 32-bit prefix chosen per key and a 64-bit counter from a
+/// random start, never repeated by one key (and, between keys of one secret, only if both random
+/// parts collide). ngtcp2's helper ran an HKDF per token on each side (~70k instructions each);
+/// this is two AES-GCM passes over a few dozen bytes.
 ///
 /// Thread-safe: make() and verify() may be called from any thread at once.
 class RetryTokenKey {
