@@ -21,6 +21,7 @@ constexpr size_t kNonceLen = 12;
 constexpr size_t kTagLen = 16;
 constexpr size_t kFixedPlain = 8 + 1;  // issued-at, original DCID length
 constexpr size_t kMinLen = 1 + kNonceLen + kFixedPlain + kTagLen;
+static_assert(kMaxRetryTokenLen == kMinLen + quic::Cid::kMaxLen, "the header's bound");
 
 void put_u64(uint8_t* p, uint64_t v) {
   for (int i = 7; i >= 0; --i, v >>= 8)
@@ -61,6 +62,20 @@ size_t binding(uint8_t* out, const net::Address& client, const quic::Cid& cid) {
 struct RetryTokenKey::Schedule {
   aes128_ctx aes;  // encryption key schedule
   gcm_key hash;    // GCM's hash subkey tables, from the AES key
+
+  static nettle_cipher_func* cipher() {
+    return reinterpret_cast<nettle_cipher_func*>(aes128_encrypt);
+  }
+
+  // A GCM pass under `nonce`, its associated data (`client`, `cid`) already taken in.
+  gcm_ctx begin(const uint8_t* nonce, const net::Address& client, const quic::Cid& cid) const {
+    std::array<uint8_t, 40> ad;
+    const size_t ad_len = binding(ad.data(), client, cid);
+    gcm_ctx ctx;
+    gcm_set_iv(&ctx, &hash, kNonceLen, nonce);
+    gcm_update(&ctx, &hash, ad_len, ad.data());
+    return ctx;
+  }
 };
 
 bool is_retry_token(std::span<const uint8_t> token) noexcept {
@@ -71,7 +86,7 @@ RetryTokenKey::RetryTokenKey(std::span<const uint8_t> secret) {
   auto key = derive_key128(secret, "asioquic retry token key");
   auto s = std::make_unique<Schedule>();
   aes128_set_encrypt_key(&s->aes, key.data());
-  gcm_set_key(&s->hash, &s->aes, reinterpret_cast<nettle_cipher_func*>(aes128_encrypt));
+  gcm_set_key(&s->hash, &s->aes, Schedule::cipher());
   gnutls_memset(key.data(), 0, key.size());
   schedule_ = std::move(s);
   // Both parts random: keys made from one secret (other threads, processes, restarts) would
@@ -100,15 +115,11 @@ size_t RetryTokenKey::make(std::span<uint8_t> out, const net::Address& client,
   std::memcpy(plain.data() + kFixedPlain, odcid.bytes.data(), odcid.len);
   const size_t plain_len = kFixedPlain + odcid.len;
 
-  std::array<uint8_t, 40> ad;
-  const size_t ad_len = binding(ad.data(), client, retry_scid);
-  auto* f = reinterpret_cast<nettle_cipher_func*>(aes128_encrypt);
-  gcm_ctx ctx;
-  gcm_set_iv(&ctx, &schedule_->hash, kNonceLen, nonce);
-  gcm_update(&ctx, &schedule_->hash, ad_len, ad.data());
+  const Schedule& k = *schedule_;
+  gcm_ctx ctx = k.begin(nonce, client, retry_scid);
   uint8_t* sealed = nonce + kNonceLen;
-  gcm_encrypt(&ctx, &schedule_->hash, &schedule_->aes, f, plain_len, sealed, plain.data());
-  gcm_digest(&ctx, &schedule_->hash, &schedule_->aes, f, kTagLen, sealed + plain_len);
+  gcm_encrypt(&ctx, &k.hash, &k.aes, Schedule::cipher(), plain_len, sealed, plain.data());
+  gcm_digest(&ctx, &k.hash, &k.aes, Schedule::cipher(), kTagLen, sealed + plain_len);
   return 1 + kNonceLen + plain_len + kTagLen;
 }
 
@@ -122,16 +133,12 @@ bool RetryTokenKey::verify(std::span<const uint8_t> token, const net::Address& c
   const uint8_t* sealed = nonce + kNonceLen;
   const size_t plain_len = token.size() - kMinLen + kFixedPlain;
 
-  std::array<uint8_t, 40> ad;
-  const size_t ad_len = binding(ad.data(), client, dcid);
-  auto* f = reinterpret_cast<nettle_cipher_func*>(aes128_encrypt);
+  const Schedule& k = *schedule_;
   std::array<uint8_t, kFixedPlain + quic::Cid::kMaxLen> plain;
   std::array<uint8_t, kTagLen> tag;
-  gcm_ctx ctx;
-  gcm_set_iv(&ctx, &schedule_->hash, kNonceLen, nonce);
-  gcm_update(&ctx, &schedule_->hash, ad_len, ad.data());
-  gcm_decrypt(&ctx, &schedule_->hash, &schedule_->aes, f, plain_len, plain.data(), sealed);
-  gcm_digest(&ctx, &schedule_->hash, &schedule_->aes, f, kTagLen, tag.data());
+  gcm_ctx ctx = k.begin(nonce, client, dcid);
+  gcm_decrypt(&ctx, &k.hash, &k.aes, Schedule::cipher(), plain_len, plain.data(), sealed);
+  gcm_digest(&ctx, &k.hash, &k.aes, Schedule::cipher(), kTagLen, tag.data());
   if (!memeql_sec(tag.data(), sealed + plain_len, kTagLen)) return false;
 
   // Authentic from here on: the fields are ours.

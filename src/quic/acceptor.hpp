@@ -25,7 +25,7 @@
 
 namespace asioquic::engine {
 class TlsContext;
-}
+}  // namespace asioquic::engine
 
 namespace asioquic::quic {
 
@@ -35,7 +35,7 @@ class ListenerImpl;
 struct ServerContext {
   ServerSettings settings;
   std::shared_ptr<const engine::TlsContext> tls;
-  std::array<uint8_t, 32> secret{};  // Retry tokens; stateless reset tokens (via ResetTokenKey)
+  std::array<uint8_t, 32> secret{};  // the acceptors derive their token keys from it
 };
 
 /// Listener-wide counters (relaxed atomics, read from any thread).

@@ -13,12 +13,8 @@ void FileCache::store(std::string_view key, std::shared_ptr<const std::string> c
                       std::string_view type, Clock::time_point now) {
   if (!contents || contents->size() > max_file_) return;
   std::lock_guard lock(mutex_);
-  auto it = entries_.find(key);
-  if (it == entries_.end()) {
-    it = entries_.try_emplace(std::string(key)).first;
-  } else {
-    bytes_ -= it->second.contents->size();
-  }
+  auto [it, added] = entries_.try_emplace(std::string(key));  // after a file read: rare
+  if (!added) bytes_ -= it->second.contents->size();
   bytes_ += contents->size();
   it->second = Entry{std::move(contents), type, now};
   if (bytes_ <= budget_) return;
