@@ -11,6 +11,7 @@
 #include <cstring>
 #include <utility>
 
+#include "engine/packet_keys.hpp"
 #include "engine/random.hpp"
 #include "engine/tls_context.hpp"
 
@@ -188,10 +189,10 @@ struct QuicConn::Callbacks {
   static ngtcp2_callbacks make(bool server) {
     ngtcp2_callbacks cb{};
     if (server) {
-      cb.recv_client_initial = ngtcp2_crypto_recv_client_initial_cb;
+      cb.recv_client_initial = on_recv_client_initial;
     } else {
-      cb.client_initial = ngtcp2_crypto_client_initial_cb;
-      cb.recv_retry = ngtcp2_crypto_recv_retry_cb;
+      cb.client_initial = on_client_initial;
+      cb.recv_retry = on_recv_retry;
     }
     cb.recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb;
     cb.handshake_completed = handshake_completed;
@@ -209,7 +210,7 @@ struct QuicConn::Callbacks {
     cb.rand = engine_rand;
     cb.get_new_connection_id = get_new_connection_id;
     cb.remove_connection_id = remove_connection_id;
-    cb.update_key = ngtcp2_crypto_update_key_cb;
+    cb.update_key = on_update_key;
     cb.path_validation = path_validation;
     cb.stream_reset = stream_reset;
     cb.extend_max_stream_data = extend_max_stream_data;
@@ -221,7 +222,7 @@ struct QuicConn::Callbacks {
     // Not cb.stream_stop_sending: in 0.12 it reports OUR shutdown_stream_read, not the peer's
     // STOP_SENDING (0.12 has no callback for that; 1.x adds recv_stop_sending), and forwarding
     // it as on_stop_sending abandoned our own send side.
-    cb.version_negotiation = ngtcp2_crypto_version_negotiation_cb;
+    cb.version_negotiation = on_version_negotiation;
     return cb;
   }
 };

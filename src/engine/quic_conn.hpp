@@ -1,6 +1,6 @@
 // QuicConn: one QUIC connection of the engine (ngtcp2 + GnuTLS), behind an interface that speaks
-// our types. This file and its .cpp are the only ones that call ngtcp2's connection API, so a
-// port to ngtcp2 1.x touches the engine folder alone.
+// our types. This file and its .cpp are the only ones that call ngtcp2's connection API (with
+// packet_keys.cpp, which installs keys), so a port to ngtcp2 1.x touches the engine folder alone.
 //
 // Threading: a QuicConn is used by one thread at a time (its IoWorker's executor). Events are
 // delivered synchronously from inside read()/write()/handle_expiry().

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "asioquic/error.hpp"
+#include "engine/packet_keys.hpp"
 
 namespace asioquic::engine {
 namespace {
@@ -399,6 +400,8 @@ gnutls_session_t TlsContext::new_session(ngtcp2_crypto_conn_ref* conn_ref,
     if (ngtcp2_crypto_gnutls_configure_client_session(raw) != 0) return nullptr;
   }
 
+  // Our key schedule in place of ngtcp2_crypto's (packet_keys.hpp); its other hooks stay.
+  gnutls_handshake_set_secret_function(raw, on_tls_secret);
   gnutls_session_set_ptr(raw, conn_ref);
   if (keylog_) {
     gnutls_db_set_ptr(raw, keylog_.get());

@@ -260,6 +260,57 @@ case_srv_gtlsclient_bytes() {
   expect_log_one_conn 4 200
 }
 
+# gtlsclient updates the keys 1 ms after the handshake; the download then needs the server's
+# next-phase keys both ways (the client's ACKs, and the rest of the body). Not -q: the log proves
+# the update happened, and 200 kB keeps its per-packet lines short of a second.
+case_srv_gtlsclient_key_update() {
+  need gtlsclient
+  start_our_server --cert "$CERT" --key "$KEY"
+  mkdir dl
+  timeout 90 gtlsclient --exit-on-all-streams-close --key-update=1ms --download=dl 127.0.0.1 \
+    "$PORT" "https://127.0.0.1:$PORT/bytes/200000" >gtlsclient.log 2>&1 ||
+    fail "gtlsclient exited with status $?: $(tail_of gtlsclient.log)"
+  grep -q 'Initiate key update' gtlsclient.log || fail "gtlsclient did not update its keys"
+  gen_pattern 200000 >expected
+  same_file dl/200000 expected
+  stop_our_server
+  expect_log_one_conn 1 200
+}
+
+# Resumption with 0-RTT: the second connection sends its request in 0-RTT packets only; the
+# response proves the server accepted them (a rejection makes gtlsclient resend it in 1-RTT).
+case_srv_gtlsclient_0rtt() {
+  need gtlsclient
+  start_our_server --root "$WWW" --cert "$CERT" --key "$KEY"
+  local u=https://127.0.0.1:$PORT/small.bin run
+  for run in 1 2; do
+    mkdir "dl$run"
+    timeout 90 gtlsclient --exit-on-all-streams-close --session-file=session --tp-file=tp \
+      --download="dl$run" 127.0.0.1 "$PORT" "$u" >"gtlsclient$run.log" 2>&1 ||
+      fail "gtlsclient run $run exited with status $?: $(tail_of "gtlsclient$run.log")"
+    same_file "dl$run/small.bin" "$WWW/small.bin"
+  done
+  grep -qE 'frm tx [0-9]+ 0RTT STREAM\([^)]*\) id=0x0 ' gtlsclient2.log ||
+    fail "the resumed connection sent no request in 0-RTT"
+  if grep -qE 'frm tx [0-9]+ 1RTT STREAM\([^)]*\) id=0x0 ' gtlsclient2.log; then
+    fail "the server rejected 0-RTT: the request went again in 1-RTT"
+  fi
+  stop_our_server
+}
+
+# The QUIC v2 draft ngtcp2 0.12 speaks (0x709a50c4): its own Initial salt and key labels.
+case_srv_gtlsclient_v2draft() {
+  need gtlsclient
+  start_our_server --root "$WWW" --cert "$CERT" --key "$KEY"
+  mkdir dl
+  timeout 90 gtlsclient -q --exit-on-all-streams-close -v v2draft --download=dl 127.0.0.1 "$PORT" \
+    "https://127.0.0.1:$PORT/1M.bin" >gtlsclient.log 2>&1 ||
+    fail "gtlsclient exited with status $?: $(tail_of gtlsclient.log)"
+  same_file dl/1M.bin "$WWW/1M.bin"
+  stop_our_server
+  expect_log_one_conn 1 200
+}
+
 # ------------------------------------------------------------------ our server <- quic-go client
 
 need_go_programs() {
@@ -742,6 +793,9 @@ main() {
   run_case srv-gtlsclient-files case_srv_gtlsclient_files
   run_case srv-gtlsclient-100M case_srv_gtlsclient_100m
   run_case srv-gtlsclient-bytes case_srv_gtlsclient_bytes
+  run_case srv-gtlsclient-key-update case_srv_gtlsclient_key_update
+  run_case srv-gtlsclient-v2draft case_srv_gtlsclient_v2draft
+  run_case srv-gtlsclient-0rtt case_srv_gtlsclient_0rtt
   run_case srv-quicgo-files case_srv_quicgo_files
   run_case srv-quicgo-100M case_srv_quicgo_100m
   run_case srv-quicgo-post case_srv_quicgo_post
