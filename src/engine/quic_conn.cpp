@@ -27,6 +27,7 @@ static_assert(sizeof(ngtcp2_vec) == sizeof(iovec) &&
 namespace {
 
 constexpr uint64_t kTlsAlertNoApplicationProtocol = 120;
+constexpr uint8_t kTlsAlertUnexpectedMessage = 10;
 
 ngtcp2_cid to_ngtcp2(const quic::Cid& c) {
   ngtcp2_cid n;
@@ -87,6 +88,17 @@ struct QuicConn::Callbacks {
   static int handshake_completed(ngtcp2_conn*, void* ud) {
     self(ud).events_.on_handshake_completed();
     return 0;
+  }
+  // After release_tls_session no TLS message may come: a client has none to send at 1-RTT in
+  // QUIC (no KeyUpdate, RFC 9001 §6; we never ask for post-handshake authentication), so any
+  // is an unexpected_message, as TLS itself would call it.
+  static int recv_crypto_data(ngtcp2_conn* conn, ngtcp2_crypto_level level, uint64_t offset,
+                              const uint8_t* data, size_t len, void* ud) {
+    if (self(ud).tls_session_) {
+      return ngtcp2_crypto_recv_crypto_data_cb(conn, level, offset, data, len, ud);
+    }
+    ngtcp2_conn_set_tls_alert(conn, kTlsAlertUnexpectedMessage);
+    return NGTCP2_ERR_CRYPTO;
   }
   static int handshake_confirmed(ngtcp2_conn*, void* ud) {
     self(ud).confirmed_ = true;
@@ -194,7 +206,7 @@ struct QuicConn::Callbacks {
       cb.client_initial = on_client_initial;
       cb.recv_retry = on_recv_retry;
     }
-    cb.recv_crypto_data = ngtcp2_crypto_recv_crypto_data_cb;
+    cb.recv_crypto_data = recv_crypto_data;
     cb.handshake_completed = handshake_completed;
     cb.handshake_confirmed = handshake_confirmed;
     cb.encrypt = ngtcp2_crypto_encrypt_cb;
@@ -330,8 +342,17 @@ QuicConn::Status QuicConn::read(const net::Address& local, const net::Address& r
   const ngtcp2_path path = make_path(local, remote);
   ngtcp2_pkt_info pi{ecn};
   const int rv = ngtcp2_conn_read_pkt(conn_, &path, &pi, pkt.data(), pkt.size(), ts);
-  if (rv == 0) return Status::ok;
-  return on_engine_error(rv);
+  if (rv != 0) return on_engine_error(rv);
+  if (server_ && tls_session_ && handshake_completed()) release_tls_session();
+  return Status::ok;
+}
+
+void QuicConn::release_tls_session() {
+  auto session = static_cast<gnutls_session_t>(tls_session_);
+  alpn_ = TlsContext::negotiated_alpn(session);
+  ngtcp2_conn_set_tls_native_handle(conn_, nullptr);
+  tls_session_ = nullptr;
+  gnutls_deinit(session);
 }
 
 QuicConn::Status QuicConn::handle_expiry(uint64_t ts) {
@@ -607,6 +628,7 @@ bool QuicConn::handshake_completed() const noexcept {
 }
 
 std::string QuicConn::alpn() const {
+  if (!tls_session_) return alpn_;
   return TlsContext::negotiated_alpn(static_cast<gnutls_session_t>(tls_session_));
 }
 

@@ -192,6 +192,11 @@ class QuicConn {
 
   QuicConn(ConnEvents& ev, bool server);
   Status on_engine_error(int liberr);
+  /// A server's TLS session is done once its handshake completes, which confirms it for a
+  /// server (RFC 9001 §4.1.2): the session tickets are already in the engine's crypto stream,
+  /// which copies them. Freed then, it no longer weighs on every idle or draining connection.
+  /// The ALPN is kept.
+  void release_tls_session();
   void classify_peer_close();
   /// Fills one batch; returns true if it ended because the engine had nothing more to write
   /// (or was held back by congestion control or pacing).
@@ -201,7 +206,8 @@ class QuicConn {
   ConnEvents& events_;
   bool server_;
   ngtcp2_conn* conn_ = nullptr;
-  void* tls_session_ = nullptr;  // gnutls_session_t
+  void* tls_session_ = nullptr;  // gnutls_session_t; a server's is freed once complete
+  std::string alpn_;             // kept when the session is freed
   struct ConnRef;
   std::unique_ptr<ConnRef> conn_ref_;
   std::shared_ptr<const TlsContext> tls_;
@@ -213,7 +219,7 @@ class QuicConn {
   CloseInfo close_;
   int last_liberr_ = 0;
   bool got_stateless_reset_ = false;
-  bool confirmed_ = false;  // handshake confirmed (RFC 9001 §4.1.2)
+  bool confirmed_ = false;  // handshake confirmed (RFC 9001 §4.1.2); ngtcp2 0.12 tells clients only
   bool app_close_set_ = false;
   uint64_t app_close_code_ = 0;
   std::string app_close_reason_;

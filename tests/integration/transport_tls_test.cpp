@@ -90,5 +90,39 @@ TEST_F(TransportTlsTest, FailedHandshakesLeaveNoServerConnection) {
   EXPECT_EQ(server_->stats().connections_accepted, 2u);
 }
 
+// A server frees its TLS session once the handshake completes (engine::QuicConn): the
+// connection goes on in 1-RTT, and the server still reports the ALPN, at establishment and
+// after.
+class AlpnRecordingEchoServer : public EchoServerApp {
+ public:
+  std::error_code process_reads(aq::Connection& conn) override {
+    alpn_.set(conn.alpn());
+    return EchoServerApp::process_reads(conn);
+  }
+  std::future<std::string> alpn_at_first_read() { return alpn_.future(); }
+
+ private:
+  OnceValue<std::string> alpn_;
+};
+
+TEST_F(TransportTest, ServerKeepsAlpnAfterFreeingItsTlsSession) {
+  auto server_app = std::make_shared<AlpnRecordingEchoServer>();
+  start_server([server_app] { return server_app; });
+  const auto payload = make_payload(200000, 11);
+  auto client = std::make_shared<EchoClientApp>(
+      std::vector<std::shared_ptr<const std::vector<uint8_t>>>{payload});
+  auto connected = connect(client);
+  ASSERT_FALSE(get_within(connected, 5s, "connect").ec);
+  auto established = server_app->established();
+  EXPECT_EQ(get_within(established, 5s, "server established").alpn, kAlpn);
+  auto alpn = server_app->alpn_at_first_read();
+  EXPECT_EQ(get_within(alpn, 5s, "server read"), kAlpn);
+  auto result = client->result();
+  const auto r = get_within(result, 10s, "echo");
+  ASSERT_FALSE(r.error) << r.error.message();
+  ASSERT_EQ(r.streams.size(), 1u);
+  EXPECT_EQ(hex(r.streams[0].digest), hex(sha256(*payload)));
+}
+
 }  // namespace
 }  // namespace aqtest
