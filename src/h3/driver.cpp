@@ -27,9 +27,10 @@ bool is_request_stream(int64_t id) {
 Driver::Driver(bool server, const Settings& settings, asio::any_io_executor ex)
     : server_(server), settings_(settings), ex_(std::move(ex)) {}
 
-std::shared_ptr<Stream> Driver::find(int64_t id) const {
+const std::shared_ptr<Stream>& Driver::find(int64_t id) const {
+  static const std::shared_ptr<Stream> none;
   auto it = streams_.find(id);
-  return it == streams_.end() ? nullptr : it->second;
+  return it == streams_.end() ? none : it->second;
 }
 
 void Driver::wake() {
@@ -254,10 +255,12 @@ void Driver::on_begin_fields(int64_t id, bool trailer) {
 }
 
 void Driver::on_field(int64_t id, std::string_view name, std::string_view value, bool trailer) {
-  auto s = find(id);
+  const auto& s = find(id);  // no copy per field; reject (which may close it) gets one
   if (!s || s->rejected) return;
   s->field_bytes += name.size() + value.size() + kFieldOverhead;
-  if (s->field_bytes > settings_.max_field_section_size) return reject(s, kExcessiveLoad);
+  if (s->field_bytes > settings_.max_field_section_size) {
+    return reject(std::shared_ptr<Stream>(s), kExcessiveLoad);
+  }
   if (!server_ && !trailer && name == ":status") {
     int status = 0;
     std::from_chars(value.data(), value.data() + value.size(), status);
@@ -397,7 +400,7 @@ void Driver::on_stream_close(int64_t id, uint64_t code) {
 }
 
 void Driver::on_body_acked(int64_t id, uint64_t n) {
-  auto s = find(id);
+  const auto& s = find(id);  // service_writes only posts completions
   if (!s) return;
   s->queued -= std::min(s->queued, n);
   uint64_t left = n + s->acked_front;
@@ -432,7 +435,7 @@ void Driver::on_goaway(int64_t id) {
 }
 
 ptrdiff_t Driver::read_body(int64_t id, std::span<iovec> vec, bool& eof, bool& trailers) {
-  auto s = find(id);
+  const auto& s = find(id);  // nothing here reaches the engine
   if (!s) {
     eof = true;
     return 0;

@@ -181,7 +181,10 @@ class Driver final : public std::enable_shared_from_this<Driver>,
   ptrdiff_t read_body(int64_t id, std::span<iovec> vec, bool& eof, bool& trailers) override;
 
   bool ensure_engine(Transport& conn);
-  std::shared_ptr<Stream> find(int64_t id) const;
+  /// The stream `id`, or an empty pointer: a reference into the table, valid until the stream
+  /// leaves it (on_stream_close, reached from anything that calls into the engine). Callers
+  /// that make such calls hold a copy.
+  const std::shared_ptr<Stream>& find(int64_t id) const;
   void fail_connection(ptrdiff_t liberr);
   void reject(const std::shared_ptr<Stream>& s, uint64_t code);
   void deliver_request(const std::shared_ptr<Stream>& s);
