@@ -297,10 +297,10 @@ class Side {
     remote_ = loopback(server ? 50000 : 4433);
     path_.local = {reinterpret_cast<ngtcp2_sockaddr*>(&local_), sizeof local_};
     path_.remote = {reinterpret_cast<ngtcp2_sockaddr*>(&remote_), sizeof remote_};
-    conn_ref_.get_conn = [](ngtcp2_crypto_conn_ref* r) {
+    conn_ref_.ref.get_conn = [](ngtcp2_crypto_conn_ref* r) {
       return static_cast<Side*>(r->user_data)->conn_;
     };
-    conn_ref_.user_data = this;
+    conn_ref_.ref.user_data = this;
     if (server) {
       body_.resize(kSendBuffer);
       // The engine never looks at the bytes, and AES-GCM costs the same for any content.
@@ -595,7 +595,7 @@ class Side {
   sockaddr_in local_;
   sockaddr_in remote_;
   ngtcp2_path path_{};
-  ngtcp2_crypto_conn_ref conn_ref_{};
+  asioquic::engine::TlsConnRef conn_ref_{};
   ngtcp2_conn* conn_ = nullptr;
   gnutls_session_t session_ = nullptr;
 

@@ -237,8 +237,14 @@ bool install_initial_keys(ngtcp2_conn* conn, uint32_t version, const ngtcp2_cid&
 }
 
 // The keys of one direction of a TLS secret: 0-RTT, Handshake or 1-RTT.
-bool install_tls_key(ngtcp2_conn* conn, gnutls_session_t session, ngtcp2_crypto_level level,
-                     bool receive, std::span<const uint8_t> secret) {
+bool install_tls_key(TlsConnRef& ref, ngtcp2_conn* conn, gnutls_session_t session,
+                     ngtcp2_crypto_level level, bool receive, std::span<const uint8_t> secret) {
+  bool& app_installed = receive ? ref.app_rx_installed : ref.app_tx_installed;
+  if (level == NGTCP2_CRYPTO_LEVEL_APPLICATION && app_installed) {
+    ngtcp2_conn_set_tls_alert(conn, kTlsAlertUnexpectedMessage);
+    ref.alert_chosen = true;
+    return false;
+  }
   const bool server = ngtcp2_conn_is_server(conn) != 0;
   const ngtcp2_crypto_ctx* ctx;
   uint32_t version;
@@ -292,6 +298,7 @@ bool install_tls_key(ngtcp2_conn* conn, gnutls_session_t session, ngtcp2_crypto_
   }
   if (rv != 0) return false;
   c.release();
+  if (level == NGTCP2_CRYPTO_LEVEL_APPLICATION) app_installed = true;
   return true;
 }
 
@@ -388,18 +395,36 @@ int on_update_key(ngtcp2_conn* conn, uint8_t* rx_secret, uint8_t* tx_secret,
   return 0;
 }
 
+namespace {
+
+TlsConnRef& conn_ref_of(gnutls_session_t session) {
+  // The pointer is to the TlsConnRef's first member, which points to the whole.
+  return *reinterpret_cast<TlsConnRef*>(gnutls_session_get_ptr(session));
+}
+
+}  // namespace
+
+int on_tls_alert(gnutls_session_t session, gnutls_record_encryption_level_t, gnutls_alert_level_t,
+                 gnutls_alert_description_t alert) {
+  TlsConnRef& ref = conn_ref_of(session);
+  if (!ref.alert_chosen) {
+    ngtcp2_conn_set_tls_alert(ref.ref.get_conn(&ref.ref), static_cast<uint8_t>(alert));
+  }
+  return 0;
+}
+
 int on_tls_secret(gnutls_session_t session, gnutls_record_encryption_level_t gtls_level,
                   const void* rx_secret, const void* tx_secret, size_t secretlen) {
-  auto* ref = static_cast<ngtcp2_crypto_conn_ref*>(gnutls_session_get_ptr(session));
-  ngtcp2_conn* conn = ref->get_conn(ref);
+  TlsConnRef* ref = &conn_ref_of(session);
+  ngtcp2_conn* conn = ref->ref.get_conn(&ref->ref);
   const ngtcp2_crypto_level level =
       ngtcp2_crypto_gnutls_from_gnutls_record_encryption_level(gtls_level);
   if (secretlen > kMaxTrafficSecretLen) return -1;
-  if (rx_secret && !install_tls_key(conn, session, level, true,
+  if (rx_secret && !install_tls_key(*ref, conn, session, level, true,
                                     {static_cast<const uint8_t*>(rx_secret), secretlen})) {
     return -1;
   }
-  if (tx_secret && !install_tls_key(conn, session, level, false,
+  if (tx_secret && !install_tls_key(*ref, conn, session, level, false,
                                     {static_cast<const uint8_t*>(tx_secret), secretlen})) {
     return -1;
   }

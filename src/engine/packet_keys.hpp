@@ -10,16 +10,33 @@
 
 #include <gnutls/gnutls.h>
 #include <ngtcp2/ngtcp2.h>
+#include <ngtcp2/ngtcp2_crypto.h>
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <type_traits>
 
 namespace asioquic::engine {
 
+/// What a connection's GnuTLS session points to (gnutls_session_set_ptr): ngtcp2_crypto's
+/// connection reference, as which its own hooks read the pointer, then what on_tls_secret
+/// tracks: a TLS KeyUpdate makes GnuTLS hand over 1-RTT secrets a second time, which QUIC
+/// forbids (RFC 9001 §6) and which ngtcp2 would abort on.
+struct TlsConnRef {
+  ngtcp2_crypto_conn_ref ref;  // first, so that a pointer to it points to the whole
+  bool app_rx_installed = false;
+  bool app_tx_installed = false;
+  bool alert_chosen = false;  // on_tls_secret set the alert; GnuTLS's own does not replace it
+};
+static_assert(std::is_standard_layout_v<TlsConnRef>);
+
 /// The hash of a TLS 1.3 cipher suite (RFC 8446 §B.4): SHA-384 for AES-256-GCM, else SHA-256.
 enum class SuiteHash : uint8_t { sha256, sha384 };
+
+/// The TLS alert for a message that has no place (RFC 8446 §6.2): CRYPTO_ERROR 0x10a in QUIC.
+constexpr uint8_t kTlsAlertUnexpectedMessage = 10;
 
 constexpr size_t kInitialSecretLen = 32;
 constexpr size_t kMaxTrafficSecretLen = 48;
@@ -75,9 +92,18 @@ int on_update_key(ngtcp2_conn* conn, uint8_t* rx_secret, uint8_t* tx_secret,
 
 /// GnuTLS's secret hook (gnutls_handshake_set_secret_function), to be set after
 /// ngtcp2_crypto_gnutls_configure_*_session: installs the 0-RTT, Handshake and 1-RTT keys of each
-/// secret TLS hands over. The session's pointer must be the connection's ngtcp2_crypto_conn_ref.
-/// Returns 0, or -1 (GnuTLS then fails the handshake).
+/// secret TLS hands over. The session's pointer must be the connection's TlsConnRef. Returns 0,
+/// or -1: GnuTLS then fails the handshake or the post-handshake message. 1-RTT secrets for a
+/// direction that has them already (a KeyUpdate) are refused with the unexpected_message
+/// alert, so the connection closes with CRYPTO_ERROR 0x10a.
 int on_tls_secret(gnutls_session_t session, gnutls_record_encryption_level_t level,
                   const void* rx_secret, const void* tx_secret, size_t secretlen);
+
+/// GnuTLS's alert hook (gnutls_alert_set_read_function), set with on_tls_secret: the alert TLS
+/// would send becomes the connection's CRYPTO_ERROR, as ngtcp2_crypto's hook does, unless
+/// on_tls_secret chose one already (GnuTLS follows a refused secret with internal_error).
+/// Returns 0.
+int on_tls_alert(gnutls_session_t session, gnutls_record_encryption_level_t level,
+                 gnutls_alert_level_t alert_level, gnutls_alert_description_t alert);
 
 }  // namespace asioquic::engine

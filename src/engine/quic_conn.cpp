@@ -27,7 +27,6 @@ static_assert(sizeof(ngtcp2_vec) == sizeof(iovec) &&
 namespace {
 
 constexpr uint64_t kTlsAlertNoApplicationProtocol = 120;
-constexpr uint8_t kTlsAlertUnexpectedMessage = 10;
 
 ngtcp2_cid to_ngtcp2(const quic::Cid& c) {
   ngtcp2_cid n;
@@ -76,10 +75,6 @@ void engine_rand(uint8_t* dest, size_t len, const ngtcp2_rand_ctx*) {
 }
 
 }  // namespace
-
-struct QuicConn::ConnRef {
-  ngtcp2_crypto_conn_ref ref;
-};
 
 // ngtcp2 callbacks, forwarding to ConnEvents. They run inside ngtcp2 calls made by QuicConn.
 struct QuicConn::Callbacks {
@@ -321,10 +316,10 @@ std::unique_ptr<QuicConn> QuicConn::create(const ConnParams& p, ConnEvents& even
   }
   if (s.keep_alive.count() > 0) ngtcp2_conn_set_keep_alive_timeout(qc->conn_, to_ns(s.keep_alive));
 
-  qc->conn_ref_ = std::make_unique<ConnRef>();
+  qc->conn_ref_ = std::make_unique<TlsConnRef>();
   qc->conn_ref_->ref.get_conn = Callbacks::get_conn;
   qc->conn_ref_->ref.user_data = qc.get();
-  gnutls_session_t session = p.tls->new_session(&qc->conn_ref_->ref, p.verify_host, ec);
+  gnutls_session_t session = p.tls->new_session(qc->conn_ref_.get(), p.verify_host, ec);
   if (!session) return nullptr;
   qc->tls_session_ = session;
   ngtcp2_conn_set_tls_native_handle(qc->conn_, session);

@@ -27,6 +27,7 @@ struct ngtcp2_conn;
 namespace asioquic::engine {
 
 class TlsContext;
+struct TlsConnRef;
 
 /// The engine's events, implemented by the IoWorker.
 class ConnEvents {
@@ -206,10 +207,9 @@ class QuicConn {
   ConnEvents& events_;
   bool server_;
   ngtcp2_conn* conn_ = nullptr;
-  void* tls_session_ = nullptr;  // gnutls_session_t; a server's is freed once complete
-  std::string alpn_;             // kept when the session is freed
-  struct ConnRef;
-  std::unique_ptr<ConnRef> conn_ref_;
+  void* tls_session_ = nullptr;           // gnutls_session_t; a server's is freed once complete
+  std::string alpn_;                      // kept when the session is freed
+  std::unique_ptr<TlsConnRef> conn_ref_;  // what the TLS session points to
   std::shared_ptr<const TlsContext> tls_;
   quic::Cid odcid_;
   std::shared_ptr<const ResetTokenKey> reset_key_;

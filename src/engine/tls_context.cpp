@@ -350,8 +350,8 @@ std::shared_ptr<TlsContext> TlsContext::create(Role role, const TlsSettings& s, 
   return ctx;
 }
 
-gnutls_session_t TlsContext::new_session(ngtcp2_crypto_conn_ref* conn_ref,
-                                         std::string_view verify_host, std::error_code& ec) const {
+gnutls_session_t TlsContext::new_session(TlsConnRef* conn_ref, std::string_view verify_host,
+                                         std::error_code& ec) const {
   const bool server = role_ == Role::server;
   if (!server && verify_peer_ && verify_host.empty()) {
     ec = errc::invalid_argument;
@@ -400,9 +400,11 @@ gnutls_session_t TlsContext::new_session(ngtcp2_crypto_conn_ref* conn_ref,
     if (ngtcp2_crypto_gnutls_configure_client_session(raw) != 0) return nullptr;
   }
 
-  // Our key schedule in place of ngtcp2_crypto's (packet_keys.hpp); its other hooks stay.
+  // Our key schedule in place of ngtcp2_crypto's, and its alert hook with it (packet_keys.hpp);
+  // ngtcp2_crypto's other hooks stay.
   gnutls_handshake_set_secret_function(raw, on_tls_secret);
-  gnutls_session_set_ptr(raw, conn_ref);
+  gnutls_alert_set_read_function(raw, on_tls_alert);
+  gnutls_session_set_ptr(raw, &conn_ref->ref);
   if (keylog_) {
     gnutls_db_set_ptr(raw, keylog_.get());
     gnutls_session_set_keylog_function(raw, &KeyLog::callback);

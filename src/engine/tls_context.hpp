@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "asioquic/settings.hpp"
+#include "engine/packet_keys.hpp"
 
 namespace asioquic::engine {
 
@@ -101,7 +102,7 @@ class TlsContext {
   /// gnutls_deinit. On failure returns nullptr and sets `ec`
   /// (errc::invalid_argument for an empty verify_host on a verifying client, else
   /// errc::internal).
-  gnutls_session_t new_session(ngtcp2_crypto_conn_ref* conn_ref, std::string_view verify_host,
+  gnutls_session_t new_session(TlsConnRef* conn_ref, std::string_view verify_host,
                                std::error_code& ec) const;
 
   /// After a failed client handshake: the reason certificate verification failed, e.g. "The

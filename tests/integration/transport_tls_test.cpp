@@ -1,5 +1,7 @@
 // TLS during the QUIC handshake on loopback: ALPN negotiation and certificate verification
 // (system trust, an extra CA file, the checked name).
+#include <ngtcp2/ngtcp2.h>
+
 #include "integration/support.hpp"
 
 namespace aqtest {
@@ -122,6 +124,93 @@ TEST_F(TransportTest, ServerKeepsAlpnAfterFreeingItsTlsSession) {
   ASSERT_FALSE(r.error) << r.error.message();
   ASSERT_EQ(r.streams.size(), 1u);
   EXPECT_EQ(hex(r.streams[0].digest), hex(sha256(*payload)));
+}
+
+// Once the server has freed its TLS session, a TLS message from the client (here a KeyUpdate,
+// which QUIC forbids, RFC 9001 §6) ends the connection with CRYPTO_ERROR unexpected_message
+// instead of reaching a session that is gone. Sent after an echo round trip: by then the
+// server has long completed its handshake.
+// A TLS KeyUpdate message: type 24, length 1, update_not_requested.
+constexpr uint8_t kKeyUpdate[] = {24, 0, 0, 1, 0};
+
+class KeyUpdateAfterEchoClient : public RecordingApp {
+ public:
+  std::error_code process_writes(aq::Connection& conn) override {
+    if (id_ >= 0) return {};
+    std::error_code ec;
+    id_ = conn.open_bidi_stream(ec);
+    if (!ec) conn.stream_send(id_, aq::Buffer::copy("ping"), true, ec);
+    return ec;
+  }
+  std::error_code process_reads(aq::Connection& conn) override {
+    while (auto id = conn.next_readable()) {
+      bool fin = false;
+      std::error_code ec;
+      std::array<uint8_t, 64> buf;
+      while (conn.stream_recv(*id, buf, fin, ec) > 0 && !fin) {
+      }
+      if (ec) return ec;
+      if (*id == id_ && fin && !sent_) {
+        sent_ = true;
+        if (ngtcp2_conn_submit_crypto_data(conn.native_handle(), NGTCP2_CRYPTO_LEVEL_APPLICATION,
+                                           kKeyUpdate, sizeof kKeyUpdate) != 0) {
+          return aq::make_error_code(aq::errc::internal);
+        }
+      }
+    }
+    return {};
+  }
+
+ private:
+  int64_t id_ = -1;
+  bool sent_ = false;
+};
+
+TEST_F(TransportTest, TlsMessageAfterTheServersHandshakeClosesTheConnection) {
+  start_server([] { return std::make_shared<EchoServerApp>(); });
+  auto client = std::make_shared<KeyUpdateAfterEchoClient>();
+  auto connected = connect(client);
+  ASSERT_FALSE(get_within(connected, 5s, "connect").ec);
+  auto closed = client->closed();
+  const Closed c = get_within(closed, 10s, "close");
+  EXPECT_TRUE(c.info.by_peer);
+  EXPECT_FALSE(c.info.is_application);
+  EXPECT_EQ(c.info.code, 0x100u + 10u);  // CRYPTO_ERROR(unexpected_message)
+}
+
+// The other way: a server's KeyUpdate reaches our client's TLS session, which is alive (session
+// tickets may still come). GnuTLS hands over new 1-RTT secrets; they are refused, and the
+// client closes with CRYPTO_ERROR unexpected_message (ngtcp2 would abort on a second install).
+class KeyUpdateAfterEchoServer : public EchoServerApp {
+ public:
+  std::error_code process_reads(aq::Connection& conn) override {
+    const std::error_code ec = EchoServerApp::process_reads(conn);
+    if (!ec && !sent_) {
+      sent_ = true;
+      if (ngtcp2_conn_submit_crypto_data(conn.native_handle(), NGTCP2_CRYPTO_LEVEL_APPLICATION,
+                                         kKeyUpdate, sizeof kKeyUpdate) != 0) {
+        return aq::make_error_code(aq::errc::internal);
+      }
+    }
+    return ec;
+  }
+
+ private:
+  bool sent_ = false;
+};
+
+TEST_F(TransportTest, ServersKeyUpdateClosesTheClient) {
+  start_server([] { return std::make_shared<KeyUpdateAfterEchoServer>(); });
+  auto client = std::make_shared<EchoClientApp>(
+      std::vector<std::shared_ptr<const std::vector<uint8_t>>>{make_payload(1000, 5)},
+      /*close_when_done=*/false);
+  auto connected = connect(client);
+  ASSERT_FALSE(get_within(connected, 5s, "connect").ec);
+  auto closed = client->closed();
+  const Closed c = get_within(closed, 10s, "close");
+  EXPECT_FALSE(c.info.by_peer);
+  EXPECT_FALSE(c.info.is_application);
+  EXPECT_EQ(c.info.code, 0x100u + 10u);  // CRYPTO_ERROR(unexpected_message)
 }
 
 }  // namespace

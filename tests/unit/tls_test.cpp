@@ -33,6 +33,7 @@ namespace {
 
 using engine::GnutlsDatum;
 using engine::GnutlsPtr;
+using engine::TlsConnRef;
 using engine::TlsContext;
 namespace fs = std::filesystem;
 
@@ -155,7 +156,7 @@ struct QuicEnd {
 
   ngtcp2_conn* conn = nullptr;
   gnutls_session_t tls = nullptr;
-  ngtcp2_crypto_conn_ref ref{&QuicEnd::get_conn, this};
+  TlsConnRef ref{{&QuicEnd::get_conn, this}};
   int error = 0;  // first ngtcp2 error seen
 };
 
@@ -634,7 +635,7 @@ TEST(TlsContext, AlpnValidation) {
   for (const auto& alpn : ok) {
     auto ctx = make_ctx(TlsContext::Role::server, server_settings(c, alpn));
     ASSERT_TRUE(ctx);
-    ngtcp2_crypto_conn_ref ref{};
+    TlsConnRef ref{};
     gnutls_session_t s = ctx->new_session(&ref, "", ec);
     EXPECT_NE(s, nullptr);
     gnutls_deinit(s);
@@ -686,7 +687,7 @@ TEST(TlsContext, NewSessionForBothRoles) {
   auto client =
       make_ctx(TlsContext::Role::client, client_settings(dir.write("ca.pem", c.cert_pem)));
   ASSERT_TRUE(server && client);
-  ngtcp2_crypto_conn_ref ref{};
+  TlsConnRef ref{};
   std::error_code ec;
 
   GnutlsPtr<gnutls_session_t> s(server->new_session(&ref, "", ec));
@@ -714,7 +715,7 @@ TEST(TlsContext, NewSessionConcurrently) {
   std::atomic<int> failures{0};
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&] {
-      ngtcp2_crypto_conn_ref ref{};
+      TlsConnRef ref{};
       for (int i = 0; i < 50; ++i) {
         std::error_code ec;
         GnutlsPtr<gnutls_session_t> s(server->new_session(&ref, "", ec));
