@@ -78,7 +78,9 @@ TEST_F(TransportEchoTest, ManyConcurrentConnectionsAndStreams) {
     expect_echoed(get_within(result, 30s, "echo #" + std::to_string(c)), payloads[c]);
   }
   EXPECT_EQ(server_->stats().connections_accepted, kConnections);
-  EXPECT_TRUE(eventually([&] { return server_->stats().connections_active == 0; }, 10s))
+  // Each client sends one CONNECTION_CLOSE; when a loaded machine drops it (seen once under
+  // TSan with two tests in parallel), that server connection ends at its idle timeout (30 s).
+  EXPECT_TRUE(eventually([&] { return server_->stats().connections_active == 0; }, 40s))
       << server_->stats().connections_active << " server connections still active";
 }
 
