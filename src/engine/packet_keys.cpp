@@ -185,12 +185,9 @@ struct DirectionContexts {
 bool install_initial_keys(ngtcp2_conn* conn, uint32_t version, const ngtcp2_cid& client_dcid,
                           bool vneg) {
   const bool server = ngtcp2_conn_is_server(conn) != 0;
-  ngtcp2_crypto_ctx ctx = initial_crypto_ctx();
-  if (vneg) {
-    ctx = *ngtcp2_conn_get_initial_crypto_ctx(conn);
-  } else {
-    ngtcp2_conn_set_initial_crypto_ctx(conn, &ctx);
-  }
+  const ngtcp2_crypto_ctx ctx =
+      vneg ? *ngtcp2_conn_get_initial_crypto_ctx(conn) : initial_crypto_ctx();
+  if (!vneg) ngtcp2_conn_set_initial_crypto_ctx(conn, &ctx);
   Wiped<InitialSecrets> secrets;
   derive_initial_secrets(secrets, version, {client_dcid.data, client_dcid.datalen});
   Wiped<PacketKeys> rx, tx;

@@ -92,14 +92,14 @@ class TlsContext {
   TlsContext(const TlsContext&) = delete;
   TlsContext& operator=(const TlsContext&) = delete;
 
-  /// Creates the GnuTLS session for one QUIC connection, configured for ngtcp2 and with
-  /// `conn_ref` as its session pointer (`conn_ref` must outlive the session). Client:
-  /// `verify_host` (a host name, or a bare IPv4/IPv6 literal without brackets) is sent as SNI
-  /// unless it is an IP literal, and the server certificate is verified against it (dNSName
-  /// or iPAddress SANs) unless insecure_skip_verify; it is copied, so it need not outlive the
-  /// call. Server: `verify_host` is ignored. With a key log file, the session's
-  /// gnutls_db_set_ptr slot is in use. The caller owns the result and frees it with
-  /// gnutls_deinit. On failure returns nullptr and sets `ec`
+  /// Creates the GnuTLS session for one QUIC connection, configured for ngtcp2 with our key
+  /// schedule's hooks (packet_keys.hpp) and `conn_ref` as its session pointer (`conn_ref` must
+  /// outlive the session). Client: `verify_host` (a host name, or a bare IPv4/IPv6 literal
+  /// without brackets) is sent as SNI unless it is an IP literal, and the server certificate is
+  /// verified against it (dNSName or iPAddress SANs) unless insecure_skip_verify; it is
+  /// copied, so it need not outlive the call. Server: `verify_host` is ignored. With a key log
+  /// file, the session's gnutls_db_set_ptr slot is in use. The caller owns the result and
+  /// frees it with gnutls_deinit. On failure returns nullptr and sets `ec`
   /// (errc::invalid_argument for an empty verify_host on a verifying client, else
   /// errc::internal).
   gnutls_session_t new_session(TlsConnRef* conn_ref, std::string_view verify_host,
