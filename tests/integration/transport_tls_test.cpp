@@ -130,8 +130,15 @@ TEST_F(TransportTest, ServerKeepsAlpnAfterFreeingItsTlsSession) {
 // which QUIC forbids, RFC 9001 §6) ends the connection with CRYPTO_ERROR unexpected_message
 // instead of reaching a session that is gone. Sent after an echo round trip: by then the
 // server has long completed its handshake.
-// A TLS KeyUpdate message: type 24, length 1, update_not_requested.
-constexpr uint8_t kKeyUpdate[] = {24, 0, 0, 1, 0};
+// Queues a TLS KeyUpdate message (type 24, length 1, update_not_requested) in 1-RTT CRYPTO
+// data, past the library, through the engine's handle.
+std::error_code send_tls_key_update(aq::Connection& conn) {
+  static constexpr uint8_t kKeyUpdate[] = {24, 0, 0, 1, 0};
+  return ngtcp2_conn_submit_crypto_data(conn.native_handle(), NGTCP2_CRYPTO_LEVEL_APPLICATION,
+                                        kKeyUpdate, sizeof kKeyUpdate) == 0
+             ? std::error_code()
+             : aq::make_error_code(aq::errc::internal);
+}
 
 class KeyUpdateAfterEchoClient : public RecordingApp {
  public:
@@ -152,10 +159,7 @@ class KeyUpdateAfterEchoClient : public RecordingApp {
       if (ec) return ec;
       if (*id == id_ && fin && !sent_) {
         sent_ = true;
-        if (ngtcp2_conn_submit_crypto_data(conn.native_handle(), NGTCP2_CRYPTO_LEVEL_APPLICATION,
-                                           kKeyUpdate, sizeof kKeyUpdate) != 0) {
-          return aq::make_error_code(aq::errc::internal);
-        }
+        if (auto e = send_tls_key_update(conn)) return e;
       }
     }
     return {};
@@ -166,16 +170,22 @@ class KeyUpdateAfterEchoClient : public RecordingApp {
   bool sent_ = false;
 };
 
+// The client's connection ends with CRYPTO_ERROR(unexpected_message), sent by the server
+// (`by_peer`) or by the client itself.
+void expect_unexpected_message_close(RecordingApp& client, bool by_peer) {
+  auto closed = client.closed();
+  const Closed c = get_within(closed, 10s, "close");
+  EXPECT_EQ(c.info.by_peer, by_peer);
+  EXPECT_FALSE(c.info.is_application);
+  EXPECT_EQ(c.info.code, 0x100u + 10u);
+}
+
 TEST_F(TransportTest, TlsMessageAfterTheServersHandshakeClosesTheConnection) {
   start_server([] { return std::make_shared<EchoServerApp>(); });
   auto client = std::make_shared<KeyUpdateAfterEchoClient>();
   auto connected = connect(client);
   ASSERT_FALSE(get_within(connected, 5s, "connect").ec);
-  auto closed = client->closed();
-  const Closed c = get_within(closed, 10s, "close");
-  EXPECT_TRUE(c.info.by_peer);
-  EXPECT_FALSE(c.info.is_application);
-  EXPECT_EQ(c.info.code, 0x100u + 10u);  // CRYPTO_ERROR(unexpected_message)
+  expect_unexpected_message_close(*client, true);
 }
 
 // The other way: a server's KeyUpdate reaches our client's TLS session, which is alive (session
@@ -187,10 +197,7 @@ class KeyUpdateAfterEchoServer : public EchoServerApp {
     const std::error_code ec = EchoServerApp::process_reads(conn);
     if (!ec && !sent_) {
       sent_ = true;
-      if (ngtcp2_conn_submit_crypto_data(conn.native_handle(), NGTCP2_CRYPTO_LEVEL_APPLICATION,
-                                         kKeyUpdate, sizeof kKeyUpdate) != 0) {
-        return aq::make_error_code(aq::errc::internal);
-      }
+      return send_tls_key_update(conn);
     }
     return ec;
   }
@@ -206,11 +213,7 @@ TEST_F(TransportTest, ServersKeyUpdateClosesTheClient) {
       /*close_when_done=*/false);
   auto connected = connect(client);
   ASSERT_FALSE(get_within(connected, 5s, "connect").ec);
-  auto closed = client->closed();
-  const Closed c = get_within(closed, 10s, "close");
-  EXPECT_FALSE(c.info.by_peer);
-  EXPECT_FALSE(c.info.is_application);
-  EXPECT_EQ(c.info.code, 0x100u + 10u);  // CRYPTO_ERROR(unexpected_message)
+  expect_unexpected_message_close(*client, false);
 }
 
 }  // namespace
