@@ -108,17 +108,27 @@ void* handle(T algorithm) {
   return reinterpret_cast<void*>(static_cast<intptr_t>(algorithm));
 }
 
-bool suite_hash(const ngtcp2_crypto_md& md, SuiteHash& out) {
-  switch (static_cast<gnutls_digest_algorithm_t>(reinterpret_cast<intptr_t>(md.native_handle))) {
+// The hash and key length of a negotiated suite; false for one this schedule cannot serve.
+bool suite_of(const ngtcp2_crypto_ctx& ctx, SuiteHash& hash, size_t& key_len) {
+  switch (
+      static_cast<gnutls_digest_algorithm_t>(reinterpret_cast<intptr_t>(ctx.md.native_handle))) {
     case GNUTLS_DIG_SHA256:
-      out = SuiteHash::sha256;
-      return true;
+      hash = SuiteHash::sha256;
+      break;
     case GNUTLS_DIG_SHA384:
-      out = SuiteHash::sha384;
-      return true;
+      hash = SuiteHash::sha384;
+      break;
     default:
       return false;
   }
+  key_len = ngtcp2_crypto_aead_keylen(&ctx.aead);
+  return key_len <= kMaxPacketKeyLen &&
+         ngtcp2_crypto_packet_protection_ivlen(&ctx.aead) == kPacketIvLen;
+}
+
+TlsConnRef& conn_ref_of(gnutls_session_t session) {
+  // The pointer is to the TlsConnRef's first member, which points to the whole.
+  return *reinterpret_cast<TlsConnRef*>(gnutls_session_get_ptr(session));
 }
 
 // The Initial packets' suite (AES-128-GCM, SHA-256, AES-128 header protection) in that
@@ -157,10 +167,11 @@ struct DirectionContexts {
   // Creates both from `keys`: a decrypting AEAD for receiving, an encrypting one for sending.
   // ngtcp2_crypto 0.12 does not export its header-protection constructor; its hp_mask and
   // delete_crypto_cipher_ctx callbacks expect a GnuTLS cipher handle, made here.
-  bool init(const ngtcp2_crypto_ctx& ctx, const PacketKeys& keys, size_t ivlen, bool receive) {
+  bool init(const ngtcp2_crypto_ctx& ctx, const PacketKeys& keys, bool receive) {
     const int rv =
-        receive ? ngtcp2_crypto_aead_ctx_decrypt_init(&aead, &ctx.aead, keys.key.data(), ivlen)
-                : ngtcp2_crypto_aead_ctx_encrypt_init(&aead, &ctx.aead, keys.key.data(), ivlen);
+        receive
+            ? ngtcp2_crypto_aead_ctx_decrypt_init(&aead, &ctx.aead, keys.key.data(), kPacketIvLen)
+            : ngtcp2_crypto_aead_ctx_encrypt_init(&aead, &ctx.aead, keys.key.data(), kPacketIvLen);
     if (rv != 0) return false;
     const auto cipher =
         static_cast<gnutls_cipher_algorithm_t>(reinterpret_cast<intptr_t>(ctx.hp.native_handle));
@@ -196,7 +207,7 @@ bool install_initial_keys(ngtcp2_conn* conn, uint32_t version, const ngtcp2_cid&
   derive_packet_keys(tx, version, SuiteHash::sha256, kInitialKeyLen,
                      server ? secrets.server : secrets.client, true);
   DirectionContexts rxc, txc;
-  if (!rxc.init(ctx, rx, kPacketIvLen, true) || !txc.init(ctx, tx, kPacketIvLen, false)) {
+  if (!rxc.init(ctx, rx, true) || !txc.init(ctx, tx, false)) {
     return false;
   }
 
@@ -263,15 +274,12 @@ bool install_tls_key(TlsConnRef& ref, ngtcp2_conn* conn, gnutls_session_t sessio
     }
   }
   SuiteHash hash;
-  const size_t key_len = ngtcp2_crypto_aead_keylen(&ctx->aead);
-  if (!suite_hash(ctx->md, hash) || key_len > kMaxPacketKeyLen ||
-      ngtcp2_crypto_packet_protection_ivlen(&ctx->aead) != kPacketIvLen) {
-    return false;
-  }
+  size_t key_len;
+  if (!suite_of(*ctx, hash, key_len)) return false;
   Wiped<PacketKeys> keys;
   derive_packet_keys(keys, version, hash, key_len, secret, true);
   DirectionContexts c;
-  if (!c.init(*ctx, keys, kPacketIvLen, receive)) return false;
+  if (!c.init(*ctx, keys, receive)) return false;
 
   const uint8_t* iv = keys.iv.data();
   int rv = -1;
@@ -365,11 +373,9 @@ int on_update_key(ngtcp2_conn* conn, uint8_t* rx_secret, uint8_t* tx_secret,
                   size_t secretlen, void*) {
   const ngtcp2_crypto_ctx* ctx = ngtcp2_conn_get_crypto_ctx(conn);
   const uint32_t version = ngtcp2_conn_get_negotiated_version(conn);
-  const size_t key_len = ngtcp2_crypto_aead_keylen(&ctx->aead);
   SuiteHash hash;
-  if (!suite_hash(ctx->md, hash) || key_len > kMaxPacketKeyLen ||
-      secretlen > kMaxTrafficSecretLen ||
-      ngtcp2_crypto_packet_protection_ivlen(&ctx->aead) != kPacketIvLen) {
+  size_t key_len;
+  if (!suite_of(*ctx, hash, key_len) || secretlen > kMaxTrafficSecretLen) {
     return NGTCP2_ERR_CALLBACK_FAILURE;
   }
   derive_next_secret({rx_secret, secretlen}, hash, {current_rx_secret, secretlen});
@@ -392,15 +398,6 @@ int on_update_key(ngtcp2_conn* conn, uint8_t* rx_secret, uint8_t* tx_secret,
   return 0;
 }
 
-namespace {
-
-TlsConnRef& conn_ref_of(gnutls_session_t session) {
-  // The pointer is to the TlsConnRef's first member, which points to the whole.
-  return *reinterpret_cast<TlsConnRef*>(gnutls_session_get_ptr(session));
-}
-
-}  // namespace
-
 int on_tls_alert(gnutls_session_t session, gnutls_record_encryption_level_t, gnutls_alert_level_t,
                  gnutls_alert_description_t alert) {
   TlsConnRef& ref = conn_ref_of(session);
@@ -412,16 +409,16 @@ int on_tls_alert(gnutls_session_t session, gnutls_record_encryption_level_t, gnu
 
 int on_tls_secret(gnutls_session_t session, gnutls_record_encryption_level_t gtls_level,
                   const void* rx_secret, const void* tx_secret, size_t secretlen) {
-  TlsConnRef* ref = &conn_ref_of(session);
-  ngtcp2_conn* conn = ref->ref.get_conn(&ref->ref);
+  TlsConnRef& ref = conn_ref_of(session);
+  ngtcp2_conn* conn = ref.ref.get_conn(&ref.ref);
   const ngtcp2_crypto_level level =
       ngtcp2_crypto_gnutls_from_gnutls_record_encryption_level(gtls_level);
   if (secretlen > kMaxTrafficSecretLen) return -1;
-  if (rx_secret && !install_tls_key(*ref, conn, session, level, true,
+  if (rx_secret && !install_tls_key(ref, conn, session, level, true,
                                     {static_cast<const uint8_t*>(rx_secret), secretlen})) {
     return -1;
   }
-  if (tx_secret && !install_tls_key(*ref, conn, session, level, false,
+  if (tx_secret && !install_tls_key(ref, conn, session, level, false,
                                     {static_cast<const uint8_t*>(tx_secret), secretlen})) {
     return -1;
   }
