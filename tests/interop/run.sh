@@ -212,11 +212,17 @@ expect_log_one_conn() {  # $1 = request count, $2 = status
 
 # ------------------------------------------------------------------ our server <- gtlsclient
 
-gtlsclient_get() {  # $1 = download dir, rest = URLs; ngtcp2's client (it verifies no certificate)
-  local dir=$1
+# ngtcp2's client (it verifies no certificate). $1 = download dir, then options (each one word
+# starting with -, e.g. --version=v2draft), then URLs.
+gtlsclient_get() {
+  local dir=$1 opts=()
   shift
-  timeout 90 gtlsclient -q --exit-on-all-streams-close --download="$dir" 127.0.0.1 "$PORT" "$@" \
-    >gtlsclient.log 2>&1
+  while [[ ${1:-} == -* ]]; do
+    opts+=("$1")
+    shift
+  done
+  timeout 90 gtlsclient -q --exit-on-all-streams-close "${opts[@]}" --download="$dir" 127.0.0.1 \
+    "$PORT" "$@" >gtlsclient.log 2>&1
 }
 
 case_srv_gtlsclient_files() {
@@ -303,8 +309,7 @@ case_srv_gtlsclient_v2draft() {
   need gtlsclient
   start_our_server --root "$WWW" --cert "$CERT" --key "$KEY"
   mkdir dl
-  timeout 90 gtlsclient -q --exit-on-all-streams-close -v v2draft --download=dl 127.0.0.1 "$PORT" \
-    "https://127.0.0.1:$PORT/1M.bin" >gtlsclient.log 2>&1 ||
+  gtlsclient_get dl --version=v2draft "https://127.0.0.1:$PORT/1M.bin" ||
     fail "gtlsclient exited with status $?: $(tail_of gtlsclient.log)"
   same_file dl/1M.bin "$WWW/1M.bin"
   stop_our_server
