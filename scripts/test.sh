@@ -37,6 +37,13 @@ note_ctest() {  # $1 = stage name, $2 = ctest log
   [ "$f" = 0 ] || stage_failed+=("$1")
 }
 
+show_failures() {  # $1 = ctest log: each failed test's own output (at most 60 lines), so a
+  # failure seen once in CI can be read there instead of needing a rerun that may pass
+  awk '/\*\*\*(Failed|Exception|Timeout)/ { on = 1; n = 0; print "--- " $0; next }
+       on && (/^ *Start +[0-9]+:/ || /^ *[0-9]+\/[0-9]+ Test +#/ || /tests passed, /) { on = 0 }
+       on && n++ < 60 { print }' "$1"
+}
+
 note_script() {  # $1 = stage, $2 = log whose last "STAGE: N passed, M failed" line counts
   local line p f
   line=$(grep -E "^$1: [0-9]+ passed, [0-9]+ failed" "$2" | tail -n1)
@@ -62,6 +69,7 @@ build_and_test() {  # $1 = stage, $2 = build dir, rest = cmake args
   echo "=== $stage: tests"
   ctest --test-dir "$dir" --output-on-failure -j2 --timeout 600 2>&1 | tee "$dir.test.log" |
     grep -E "tests passed|Failed|\*\*\*|Timeout" || true
+  show_failures "$dir.test.log"
   note_ctest "$stage" "$dir.test.log"
 }
 
