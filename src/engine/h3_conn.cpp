@@ -158,7 +158,7 @@ std::unique_ptr<H3Conn> H3Conn::create(const H3ConnSettings& s, H3Events& ev, st
   nghttp3_settings_default(&st);
   st.max_field_section_size = s.max_field_section_size;
   st.qpack_max_dtable_capacity = s.qpack_max_dtable_capacity;
-  st.qpack_encoder_max_dtable_capacity = s.qpack_max_dtable_capacity;
+  st.qpack_encoder_max_dtable_capacity = s.qpack_encoder_max_dtable_capacity;
   st.qpack_blocked_streams = s.qpack_blocked_streams;
   st.enable_connect_protocol = s.enable_connect_protocol ? 1 : 0;
   const int rv = s.server ? nghttp3_conn_server_new(&h->conn_, &cb, &st, nullptr, h.get())

@@ -57,6 +57,7 @@ struct H3ConnSettings {
   uint64_t max_field_section_size = 64 * 1024;
   size_t qpack_max_dtable_capacity = 4096;
   size_t qpack_blocked_streams = 100;
+  size_t qpack_encoder_max_dtable_capacity = 0;
   bool enable_connect_protocol = false;
   uint64_t max_client_streams_bidi = 100;  // server: as advertised by QUIC
 };

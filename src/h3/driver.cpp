@@ -47,6 +47,8 @@ bool Driver::ensure_engine(Transport& conn) {
   s.max_field_section_size = settings_.max_field_section_size;
   s.qpack_max_dtable_capacity = settings_.qpack_max_dtable_capacity;
   s.qpack_blocked_streams = settings_.qpack_blocked_streams;
+  s.qpack_encoder_max_dtable_capacity =
+      settings_.qpack_encoder_max_dtable_capacity.value_or(server_ ? 0 : 4096);
   s.enable_connect_protocol = settings_.enable_connect_protocol;
   s.max_client_streams_bidi = UINT64_MAX / 4;  // QUIC's stream limit is the one enforced
   std::error_code ec;
