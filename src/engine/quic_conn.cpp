@@ -344,6 +344,7 @@ QuicConn::Status QuicConn::read(const net::Address& local, const net::Address& r
 
 void QuicConn::release_tls_session() {
   auto session = static_cast<gnutls_session_t>(tls_session_);
+  TlsContext::issue_session_ticket(session);  // on failure, only resumption is lost
   alpn_ = TlsContext::negotiated_alpn(session);
   ngtcp2_conn_set_tls_native_handle(conn_, nullptr);
   tls_session_ = nullptr;

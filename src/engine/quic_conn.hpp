@@ -194,9 +194,9 @@ class QuicConn {
   QuicConn(ConnEvents& ev, bool server);
   Status on_engine_error(int liberr);
   /// A server's TLS session is done once its handshake completes, which confirms it for a
-  /// server (RFC 9001 §4.1.2): the session tickets are already in the engine's crypto stream,
-  /// which copies them. Freed then, it no longer weighs on every idle or draining connection.
-  /// The ALPN is kept.
+  /// server (RFC 9001 §4.1.2). It first issues the connection's one session ticket, which the
+  /// engine's crypto stream copies and sends with HANDSHAKE_DONE; freed then, the session no
+  /// longer weighs on every idle or draining connection. The ALPN is kept.
   void release_tls_session();
   void classify_peer_close();
   /// Fills one batch; returns true if it ended because the engine had nothing more to write

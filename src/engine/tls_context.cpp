@@ -360,8 +360,9 @@ gnutls_session_t TlsContext::new_session(TlsConnRef* conn_ref, std::string_view 
 
   ec = errc::internal;
   gnutls_session_t raw;
-  unsigned flags = (server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_ENABLE_EARLY_DATA |
-                   GNUTLS_NO_END_OF_EARLY_DATA;
+  // A server's one session ticket goes out through issue_session_ticket.
+  unsigned flags = (server ? GNUTLS_SERVER | GNUTLS_NO_AUTO_SEND_TICKET : GNUTLS_CLIENT) |
+                   GNUTLS_ENABLE_EARLY_DATA | GNUTLS_NO_END_OF_EARLY_DATA;
   if (gnutls_init(&raw, flags) < 0) return nullptr;
   GnutlsPtr<gnutls_session_t> session(raw);
 
@@ -432,6 +433,10 @@ std::string TlsContext::negotiated_alpn(gnutls_session_t s) {
   gnutls_datum_t proto{nullptr, 0};
   if (gnutls_alpn_get_selected_protocol(s, &proto) < 0) return {};
   return {reinterpret_cast<const char*>(proto.data), proto.size};
+}
+
+bool TlsContext::issue_session_ticket(gnutls_session_t s) {
+  return gnutls_session_ticket_send(s, 1, 0) == GNUTLS_E_SUCCESS;
 }
 
 }  // namespace asioquic::engine

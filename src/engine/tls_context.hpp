@@ -99,8 +99,9 @@ class TlsContext {
   /// verified against it (dNSName or iPAddress SANs) unless insecure_skip_verify; it is
   /// copied, so it need not outlive the call. Server: `verify_host` is ignored. With a key log
   /// file, the session's gnutls_db_set_ptr slot is in use. The caller owns the result and
-  /// frees it with gnutls_deinit. On failure returns nullptr and sets `ec`
-  /// (errc::invalid_argument for an empty verify_host on a verifying client, else
+  /// frees it with gnutls_deinit. A server session sends no session ticket by itself: its owner
+  /// calls issue_session_ticket once the handshake completes. On failure returns nullptr and
+  /// sets `ec` (errc::invalid_argument for an empty verify_host on a verifying client, else
   /// errc::internal).
   gnutls_session_t new_session(TlsConnRef* conn_ref, std::string_view verify_host,
                                std::error_code& ec) const;
@@ -112,6 +113,14 @@ class TlsContext {
 
   /// The negotiated ALPN protocol, or "" if none was negotiated (yet).
   static std::string negotiated_alpn(gnutls_session_t s);
+
+  /// Server, once the handshake completes: hands the connection's one NewSessionTicket to the
+  /// engine's crypto stream through the session's handshake hooks. GnuTLS on its own would send
+  /// two with the server's Finished, which pushed the first flight (Initial + Handshake, padded
+  /// to 1 200 bytes) into a second datagram; one is enough for the client's next connection,
+  /// which gets a fresh one in turn (GnuTLS also accepts a ticket more than once). Returns
+  /// false when GnuTLS fails; the connection goes on, the client without resumption.
+  static bool issue_session_ticket(gnutls_session_t s);
 
   Role role() const noexcept { return role_; }
 

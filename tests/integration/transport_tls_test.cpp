@@ -1,6 +1,9 @@
 // TLS during the QUIC handshake on loopback: ALPN negotiation and certificate verification
 // (system trust, an extra CA file, the checked name).
+#include <gnutls/gnutls.h>
 #include <ngtcp2/ngtcp2.h>
+
+#include <atomic>
 
 #include "integration/support.hpp"
 
@@ -214,6 +217,49 @@ TEST_F(TransportTest, ServersKeyUpdateClosesTheClient) {
   auto connected = connect(client);
   ASSERT_FALSE(get_within(connected, 5s, "connect").ec);
   expect_unexpected_message_close(*client, false);
+}
+
+// A server issues exactly one session ticket per connection, once its handshake is complete
+// (GnuTLS by itself sends two with the server's Finished, which made the first flight a datagram
+// longer). Counted by a GnuTLS hook on the client's session, set when the client's handshake
+// completes; by then the session must hold no ticket yet (one sent with the server's Finished
+// would be there).
+std::atomic<int> g_tickets_received{0};
+std::atomic<bool> g_ticket_before_established{false};
+
+int count_ticket(gnutls_session_t, unsigned, unsigned, unsigned incoming, const gnutls_datum_t*) {
+  if (incoming) ++g_tickets_received;
+  return 0;
+}
+
+class TicketCountingClient : public EchoClientApp {
+ public:
+  using EchoClientApp::EchoClientApp;
+  std::error_code on_conn_established(aq::Connection& conn,
+                                      const aq::HandshakeInfo& info) override {
+    auto session =
+        static_cast<gnutls_session_t>(ngtcp2_conn_get_tls_native_handle(conn.native_handle()));
+    g_ticket_before_established = gnutls_session_get_flags(session) & GNUTLS_SFLAGS_SESSION_TICKET;
+    gnutls_handshake_set_hook_function(session, GNUTLS_HANDSHAKE_NEW_SESSION_TICKET,
+                                       GNUTLS_HOOK_POST, count_ticket);
+    return EchoClientApp::on_conn_established(conn, info);
+  }
+};
+
+TEST_F(TransportTest, ServerSendsOneSessionTicketAfterItsHandshake) {
+  g_tickets_received = 0;
+  g_ticket_before_established = false;
+  start_server([] { return std::make_shared<EchoServerApp>(); });
+  auto client = std::make_shared<TicketCountingClient>(
+      std::vector<std::shared_ptr<const std::vector<uint8_t>>>{make_payload(100000, 3)},
+      /*close_when_done=*/false);
+  auto connected = connect(client);
+  ASSERT_FALSE(get_within(connected, 5s, "connect").ec);
+  auto result = client->result();
+  ASSERT_FALSE(get_within(result, 10s, "echo").error);
+  EXPECT_FALSE(g_ticket_before_established.load());
+  // The ticket goes out with HANDSHAKE_DONE, before the echo's first byte.
+  EXPECT_EQ(g_tickets_received.load(), 1);
 }
 
 }  // namespace

@@ -207,6 +207,9 @@ class QuicPair {
         if (server.conn == nullptr && !accept(server, pkt)) return false;
         read(server, make_path(server_addr_, client_addr_), pkt);
       }
+      if (!ticket_issued_ && server.conn && ngtcp2_conn_get_handshake_completed(server.conn)) {
+        ticket_issued_ = TlsContext::issue_session_ticket(server.tls);  // as QuicConn does
+      }
       auto to_client = flush(server);
       for (auto& pkt : to_client) {
         read(client, make_path(client_addr_, server_addr_), pkt);
@@ -312,6 +315,7 @@ class QuicPair {
   std::shared_ptr<TlsContext> server_ctx_;
   std::shared_ptr<TlsContext> client_ctx_;
   std::vector<Packet> first_flight_;
+  bool ticket_issued_ = false;
   sockaddr_in client_addr_{};
   sockaddr_in server_addr_{};
 };
