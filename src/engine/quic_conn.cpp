@@ -111,6 +111,7 @@ struct QuicConn::Callbacks {
   }
   static int stream_open(ngtcp2_conn*, int64_t id, void* ud) {
     auto& s = self(ud);
+    s.peer_credit_[(id & 0x2) ? 1 : 0].on_open(static_cast<uint64_t>(id) >> 2);
     s.open_streams_.insert(id);
     s.events_.on_stream_opened(id);
     return 0;
@@ -120,12 +121,13 @@ struct QuicConn::Callbacks {
     auto& s = self(ud);
     s.lost_on_closed_streams_ += ngtcp2_conn_get_stream_loss_count(conn, id);
     s.open_streams_.erase(id);
-    // The peer may open one more stream of this kind once one of its own has closed.
+    // The peer may open one more stream of this kind once one of its own has closed; the
+    // credit goes out in batches (PeerStreamCredit).
     if (!ngtcp2_conn_is_local_stream(conn, id)) {
-      if ((id & 0x2) == 0) {
-        ngtcp2_conn_extend_max_streams_bidi(conn, 1);
-      } else {
-        ngtcp2_conn_extend_max_streams_uni(conn, 1);
+      const bool uni = id & 0x2;
+      if (const uint64_t n = s.peer_credit_[uni ? 1 : 0].on_close(); n > 0) {
+        uni ? ngtcp2_conn_extend_max_streams_uni(conn, n)
+            : ngtcp2_conn_extend_max_streams_bidi(conn, n);
       }
     }
     s.events_.on_stream_closed(id,
@@ -247,6 +249,7 @@ std::unique_ptr<QuicConn> QuicConn::create(const ConnParams& p, ConnEvents& even
   qc->tls_ = p.tls;
   qc->odcid_ = p.server ? p.odcid : p.dcid;
   qc->reset_key_ = p.reset_key;
+  qc->peer_credit_ = {PeerStreamCredit(s.max_streams_bidi), PeerStreamCredit(s.max_streams_uni)};
 
   ngtcp2_settings st;
   ngtcp2_settings_default(&st);

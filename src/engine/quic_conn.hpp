@@ -6,6 +6,7 @@
 // delivered synchronously from inside read()/write()/handle_expiry().
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -19,6 +20,7 @@
 #include "asioquic/connection.hpp"
 #include "asioquic/settings.hpp"
 #include "engine/packet.hpp"
+#include "engine/peer_stream_credit.hpp"
 #include "net/udp_socket.hpp"
 #include "quic/cid.hpp"
 
@@ -223,6 +225,8 @@ class QuicConn {
   bool app_close_set_ = false;
   uint64_t app_close_code_ = 0;
   std::string app_close_reason_;
+
+  std::array<PeerStreamCredit, 2> peer_credit_;  // bidi, uni
 
   // Statistics the engine does not keep in 0.12.
   std::unordered_set<int64_t> open_streams_;

@@ -1,6 +1,7 @@
 // Life of a connection on loopback: version negotiation, idle and handshake timeouts,
 // application closes from either side, DATAGRAM frames, stream resets, STOP_SENDING and stream
 // limits.
+#include <ngtcp2/ngtcp2.h>
 #include <poll.h>
 
 #include <optional>
@@ -546,6 +547,62 @@ TEST_F(TransportLifecycleTest, StreamLimitThenMoreAfterStreamsFinish) {
     ids.insert(r.streams[i].id);
   }
   EXPECT_EQ(ids.size(), payloads.size());
+}
+
+// Credit for the client's closed streams goes back in batches (engine::PeerStreamCredit): 20
+// streams leave far more than half the default window of 128 unused, so the server sends no
+// MAX_STREAMS (it used to send one after nearly every stream). Once all 20 are closed on its
+// side, the server opens a stream of its own; a MAX_STREAMS would come in that write or an
+// earlier one, so when the client sees the stream its credit is what the server granted.
+constexpr size_t kCreditStreams = 20;
+
+class CloseCountingEchoServer : public EchoServerApp {
+ public:
+  void on_stream_closed(aq::Connection&, int64_t id, uint64_t) override {
+    if (aq::is_bidi_stream(id) && aq::is_client_stream(id)) ++closed_;
+  }
+  std::error_code process_writes(aq::Connection& conn) override {
+    if (closed_ == kCreditStreams && !told_) {
+      told_ = true;
+      std::error_code ec;
+      const int64_t id = conn.open_uni_stream(ec);
+      if (!ec) conn.stream_send(id, aq::Buffer::copy("closed"), true, ec);
+      if (ec) return ec;
+    }
+    return EchoServerApp::process_writes(conn);
+  }
+
+ private:
+  size_t closed_ = 0;
+  bool told_ = false;
+};
+
+class CreditReadingClient : public EchoClientApp {
+ public:
+  using EchoClientApp::EchoClientApp;
+  void on_stream_opened(aq::Connection& conn, int64_t) override {
+    left_.set(ngtcp2_conn_get_streams_bidi_left(conn.native_handle()));
+  }
+  std::future<uint64_t> bidi_left_when_told() { return left_.future(); }
+
+ private:
+  OnceValue<uint64_t> left_;
+};
+
+TEST_F(TransportLifecycleTest, ClosedStreamsAreGrantedBackInBatches) {
+  const auto s = server_settings();
+  ASSERT_EQ(s.max_streams_bidi, 128u);
+  start_server([] { return std::make_shared<CloseCountingEchoServer>(); }, s);
+  std::vector<std::shared_ptr<const std::vector<uint8_t>>> payloads;
+  for (size_t i = 0; i < kCreditStreams; ++i)
+    payloads.push_back(make_payload(3000, 200 + i));
+  auto app = std::make_shared<CreditReadingClient>(payloads, /*close_when_done=*/false);
+  auto connecting = connect(app);
+  ASSERT_FALSE(get_within(connecting, 5s, "connect").ec);
+  auto result = app->result();
+  ASSERT_FALSE(get_within(result, 5s, "echo over 20 streams").error);
+  auto left = app->bidi_left_when_told();
+  EXPECT_EQ(get_within(left, 5s, "the server's stream"), 128u - kCreditStreams);
 }
 
 }  // namespace
