@@ -57,6 +57,12 @@ bool Driver::ensure_engine(Transport& conn) {
   return h3_ != nullptr;
 }
 
+void Driver::shutdown_engine_read(int64_t id) {
+  if (!h3_) return;
+  if (in_engine_read_) return read_shutdowns_.push_back(id);
+  h3_->shutdown_read(id);
+}
+
 void Driver::fail_connection(ptrdiff_t liberr) {
   if (conn_) conn_->close(engine::H3Conn::app_error_code(liberr), engine::H3Conn::strerror(liberr));
 }
@@ -122,7 +128,13 @@ void Driver::on_close(std::error_code result) {
 void Driver::on_stream_data(Transport& conn, int64_t id, std::span<const uint8_t> data, bool fin) {
   if (!ensure_engine(conn)) return;
   body_in_read_ = 0;
+  in_engine_read_ = true;
   const ptrdiff_t n = h3_->read(id, data, fin);
+  in_engine_read_ = false;
+  for (const int64_t stopped : read_shutdowns_) {
+    if (h3_) h3_->shutdown_read(stopped);
+  }
+  read_shutdowns_.clear();
   if (n >= 0) return conn.consume(id, static_cast<size_t>(n));
   if (!engine::H3Conn::is_stream_error(n)) return fail_connection(n);
   // A malformed message is an error of its stream only (RFC 9114 §4.1.2). What the engine did
@@ -132,12 +144,12 @@ void Driver::on_stream_data(Transport& conn, int64_t id, std::span<const uint8_t
   std::error_code ignored;
   conn.stream_stop_sending(id, kMessageError, ignored);
   conn.stream_reset(id, kMessageError, ignored);
-  h3_->shutdown_read(id);
+  shutdown_engine_read(id);
   h3_->shutdown_write(id);
 }
 
 void Driver::on_quic_reset(int64_t id, uint64_t code) {
-  if (h3_) h3_->shutdown_read(id);
+  shutdown_engine_read(id);
   if (auto s = find(id)) {
     s->reset = true;
     s->reset_code = code;
@@ -317,10 +329,8 @@ void Driver::reject(const std::shared_ptr<Stream>& s, uint64_t code) {
     conn_->stream_stop_sending(s->id, code, ignored);
     conn_->stream_reset(s->id, code, ignored);
   }
-  if (h3_) {
-    h3_->shutdown_read(s->id);
-    h3_->shutdown_write(s->id);
-  }
+  shutdown_engine_read(s->id);
+  if (h3_) h3_->shutdown_write(s->id);
   // A handle already out (a client's request, trailers after a delivered request) learns why
   // now, not when the peer's side of the stream ends too.
   if (code == kExcessiveLoad || code == kMessageError) {
@@ -755,7 +765,7 @@ void Driver::stop_reading(const std::shared_ptr<Stream>& s, uint64_t code) {
   if (s->read_stopped || s->fin || s->closed || !conn_) return;
   s->read_stopped = true;
   std::error_code ignored;
-  if (h3_) h3_->shutdown_read(s->id);
+  shutdown_engine_read(s->id);
   conn_->stream_stop_sending(s->id, code, ignored);
   credit(*s, static_cast<size_t>(s->uncredited));
   s->body.clear();

@@ -186,6 +186,9 @@ class Driver final : public std::enable_shared_from_this<Driver>,
   /// that make such calls hold a copy.
   const std::shared_ptr<Stream>& find(int64_t id) const;
   void fail_connection(ptrdiff_t liberr);
+  /// The engine stops reading the stream (QPACK Stream Cancellation), now or, inside
+  /// H3Conn::read(), when it returns.
+  void shutdown_engine_read(int64_t id);
   void reject(const std::shared_ptr<Stream>& s, uint64_t code);
   void deliver_request(const std::shared_ptr<Stream>& s);
   void service_reads(const std::shared_ptr<Stream>& s);
@@ -226,6 +229,12 @@ class Driver final : public std::enable_shared_from_this<Driver>,
   // Streams whose bare FIN nghttp3 offered but the packetizer has not taken yet (see next()).
   std::vector<int64_t> fin_pending_;
   size_t body_in_read_ = 0;  // body bytes the current H3Conn::read() passed to on_body
+  // Read-side shutdowns asked for while H3Conn::read() runs (from a field or body callback),
+  // done once it returns: nghttp3 would otherwise queue the QPACK Stream Cancellation before the
+  // Section Acknowledgment of the section it is still decoding, and the peer's encoder treats
+  // an acknowledgment after a cancellation as a connection error (RFC 9204 §4.4.1-4.4.2).
+  bool in_engine_read_ = false;
+  std::vector<int64_t> read_shutdowns_;
 
   // server
   asioquic::detail::Fifo<std::shared_ptr<Stream>> ready_;
