@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -323,8 +324,15 @@ class QuicPair {
 // ---------------------------------------------------------------------------------------------
 // make_self_signed_certificate
 
+// The certificate's times come from system_clock (CLOCK_REALTIME). std::time() reads the
+// kernel's coarse clock, which can still show the previous second a few milliseconds after
+// system_clock has moved on, so the bounds are taken from the same clock as the certificate.
+time_t wall_seconds() {
+  return std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+}
+
 TEST(SelfSignedCertificate, HasRequestedNamesKeyAndExtensions) {
-  const auto before = std::time(nullptr);
+  const auto before = wall_seconds();
   Certificate c = make_cert({"localhost", "example.test", "127.0.0.1", "::1"});
   ASSERT_NE(c.cert_pem.find("-----BEGIN CERTIFICATE-----"), std::string::npos);
   ASSERT_NE(c.key_pem.find("-----BEGIN PRIVATE KEY-----"), std::string::npos);
@@ -370,7 +378,7 @@ TEST(SelfSignedCertificate, HasRequestedNamesKeyAndExtensions) {
   EXPECT_EQ(curve, GNUTLS_ECC_CURVE_SECP256R1);
   EXPECT_EQ(gnutls_x509_crt_get_signature_algorithm(crt.get()), GNUTLS_SIGN_ECDSA_SHA256);
 
-  const auto after = std::time(nullptr);
+  const auto after = wall_seconds();
   EXPECT_GE(gnutls_x509_crt_get_activation_time(crt.get()), before - 3600);
   EXPECT_LE(gnutls_x509_crt_get_activation_time(crt.get()), after - 3600);
   EXPECT_GE(gnutls_x509_crt_get_expiration_time(crt.get()), before + 14 * 24 * 3600);
@@ -445,7 +453,7 @@ TEST(SelfSignedCertificate, SerialIsRandomPositiveAndCustomValidityApplies) {
   EXPECT_NE(sa[0], 0);
   EXPECT_NE(std::string(reinterpret_cast<char*>(sa), la),
             std::string(reinterpret_cast<char*>(sb), lb));
-  const auto now = std::time(nullptr);
+  const auto now = wall_seconds();
   EXPECT_NEAR(double(gnutls_x509_crt_get_expiration_time(ca.get())), double(now + 48 * 3600), 5);
 }
 
