@@ -28,6 +28,13 @@ namespace {
 
 constexpr uint64_t kTlsAlertNoApplicationProtocol = 120;
 
+// Path MTU discovery waits until a connection has sent this much. ngtcp2 0.12 probes as soon
+// as the handshake is confirmed, but a handshake with one request and its answer (a few KiB)
+// gains nothing from larger packets: there the probes and their acknowledgements were 4 of
+// 13 datagrams, both ends together. A transfer crosses this after about a dozen packets and
+// sends the rest at the discovered size.
+constexpr uint64_t kProbeAfterBytes = 16 * 1024;
+
 ngtcp2_cid to_ngtcp2(const quic::Cid& c) {
   ngtcp2_cid n;
   ngtcp2_cid_init(&n, c.bytes.data(), c.len);
@@ -526,15 +533,16 @@ bool QuicConn::write_packets(TxBatch& b, SendSource& src, DatagramSource& dgrams
   StreamChunk chunk;
   bool have_chunk = false;
 
-  // The engine wants room for its largest packet, max_tx_udp_payload_size: a PMTUD probe is
-  // larger than the path's current maximum and is never written into less. Ordinary packets
-  // stay sized to the path.
-  const size_t max_tx = ngtcp2_conn_get_max_tx_udp_payload_size(conn_);
+  // ngtcp2 writes a PMTUD probe, which is larger than the path's current maximum, only into a
+  // buffer that holds it; ordinary packets stay sized to the path. So the room offered decides
+  // whether probes go out: only once the connection has sent kProbeAfterBytes (see there).
+  const size_t room =
+      bytes_written_ >= kProbeAfterBytes ? ngtcp2_conn_get_max_tx_udp_payload_size(conn_) : max_pkt;
 
   for (;;) {
     if (b.len + max_pkt > limit && b.count > 0) return false;
     uint8_t* dest = b.buf + b.len;
-    const size_t destlen = std::min(max_tx, b.cap - b.len);
+    const size_t destlen = std::min(room, b.cap - b.len);
     ngtcp2_ssize nwrite;
     if (auto d = dgrams.front()) {
       int accepted = 0;
@@ -601,6 +609,7 @@ bool QuicConn::write_packets(TxBatch& b, SendSource& src, DatagramSource& dgrams
     if (nwrite == 0) return true;  // nothing more, congestion or pacing limited
 
     const auto n = static_cast<size_t>(nwrite);
+    bytes_written_ += n;
     if (b.count == 0) {
       copy_addr(b.local, ps.path.local);
       copy_addr(b.remote, ps.path.remote);

@@ -235,6 +235,7 @@ class QuicConn {
   uint64_t lost_on_closed_streams_ = 0;
   uint64_t datagrams_lost_ = 0;
   uint64_t next_dgram_id_ = 0;
+  uint64_t bytes_written_ = 0;  // UDP payload written, against kProbeAfterBytes
 };
 
 }  // namespace asioquic::engine

@@ -14,6 +14,13 @@ using Status = engine::QuicConn::Status;
 constexpr int kMaxBatchesPerTurn = 16;
 // Datagrams held for the application before new ones are dropped (it is not reading).
 constexpr size_t kMaxReceivedDatagrams = 1024;
+// Strand hops a write waits for the application's answer to what it was handed: a
+// coroutine's first step, then the operation it posts (see settle_then_turn).
+constexpr int kAnswerHops = 2;
+// The same after a client's handshake completes: one hop more for the connect completion
+// itself. The request it makes then leaves with the client's Finished, so the server reads
+// both at once and can answer with its HANDSHAKE_DONE (one datagram fewer each way).
+constexpr int kConnectAnswerHops = kAnswerHops + 1;
 
 std::chrono::steady_clock::time_point to_time_point(uint64_t ns) {
   return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(ns));
@@ -203,7 +210,11 @@ void IoWorker::turn(bool after_packets) {
     handle(status_);
     return;
   }
-  if (handshake_event_ && stage_ == Stage::handshake) become_established();
+  bool just_established = false;
+  if (handshake_event_ && stage_ == Stage::handshake) {
+    become_established();
+    just_established = true;
+  }
   if (got_packets_) qc_->reoffer_flow_blocked(source());
   run_app();
   got_packets_ = false;
@@ -212,10 +223,13 @@ void IoWorker::turn(bool after_packets) {
     enter_closing();
     return;
   }
-  if (after_packets && std::exchange(app_fed_, false) && stage_ == Stage::running) {
+  const bool fed = after_packets && std::exchange(app_fed_, false);
+  // A client's first request can join its Finished flight (see kConnectAnswerHops).
+  const bool connected = just_established && !qc_->is_server() && app_;
+  if ((fed || connected) && stage_ == Stage::running) {
     if (!settle_pending_) {
       settle_pending_ = true;
-      settle_then_turn(2);
+      settle_then_turn(connected ? kConnectAnswerHops : kAnswerHops);
     }
     return;
   }
@@ -270,12 +284,16 @@ void IoWorker::run_app() {
   }
   if (std::exchange(replay_pending_, false)) {
     // Data that arrived before start(): deliver it as if it had just arrived.
-    for (auto& p : streams_.take_unread())
+    for (auto& p : streams_.take_unread()) {
+      app_fed_ = true;
       app_->on_stream_data(conn_, p.id, p.bytes, p.fin);
+    }
     asioquic::detail::Fifo<std::vector<uint8_t>> held;
     held.swap(dgram_in_);
-    for (auto& d : held)
+    for (auto& d : held) {
+      app_fed_ = true;
       app_->on_datagram(conn_, d);
+    }
     got_packets_ = true;
   }
   if (!app_->should_act()) return;

@@ -292,6 +292,63 @@ TEST_F(H3Exchange, EncodersUseTheDynamicTableAsConfigured) {
       << " by default";
 }
 
+// The client's first request leaves in the datagram that carries its Finished: when the
+// handler runs, the server has read two datagrams (the Initial, then Finished and request),
+// not three. One thread runs both ends, the common case for a client, where the worker's wait
+// for the request is exact (with more threads it is a bounded race). The client's probe
+// timeout is pushed out of reach so that no retransmitted Initial can add a datagram.
+TEST(H3FirstFlight, FirstRequestLeavesWithTheClientsFinished) {
+  Io io(1);
+  std::atomic<uint64_t> seen{0};
+  const TestServer* server = nullptr;
+  TestServer srv(io, [&](h3::ServerRequest, h3::ServerResponse res) {
+    seen = server->listener_stats().datagrams_received;
+    return res.async_respond(200, {}, aq::Buffer::copy("first"), use_awaitable);
+  });
+  server = &srv;
+  auto quic = client_quic_settings();
+  quic.initial_rtt = 2s;
+  const Response r = io.run(
+      [&]() -> awaitable<Response> {
+        auto client = co_await connect(srv.port(), {}, quic);
+        auto out = co_await fetch(client, request("GET", srv.port(), "/"));
+        client.close();
+        co_return out;
+      }(),
+      10s, "first request");
+  EXPECT_FALSE(r.ec) << r.ec.message();
+  EXPECT_EQ(r.body, "first");
+  EXPECT_EQ(seen.load(), 2u);
+}
+
+// Path MTU discovery waits until a connection has sent enough to gain from larger packets:
+// after a handshake and a few small requests the client's packets are still QUIC's minimum
+// size; during a 1 MB upload its probes raise them (up to the configured maximum).
+TEST_F(H3Exchange, PathMtuIsProbedOnlyOnceDataFlows) {
+  TestServer srv(io_, echo_digest);
+  const auto sizes = io_.run(
+      [&]() -> awaitable<std::pair<size_t, size_t>> {
+        auto client = co_await connect(srv.port());
+        for (int i = 0; i < 5; ++i) {
+          h3::Fields extra{{"x-response-size", "100"}};
+          const Response small = co_await fetch(client, request("GET", srv.port(), "/", extra));
+          if (small.ec) throw std::runtime_error("small request: " + small.ec.message());
+        }
+        const aq::ConnectionStats before = co_await client.connection().async_stats(use_awaitable);
+        const auto p = payload(1u << 20, kRequestSeed);
+        const Response up =
+            co_await fetch(client, request("POST", srv.port(), "/up"), aq::Buffer::shared(p, *p));
+        if (up.ec) throw std::runtime_error("upload: " + up.ec.message());
+        const aq::ConnectionStats after = co_await client.connection().async_stats(use_awaitable);
+        client.close();
+        co_return std::pair{before.max_udp_payload, after.max_udp_payload};
+      }(),
+      15s, "path MTU");
+  EXPECT_EQ(sizes.first, 1200u);
+  EXPECT_GT(sizes.second, 1200u);
+  EXPECT_LE(sizes.second, aq::ClientSettings{}.max_udp_payload);
+}
+
 // Sections longer than the engine adapter keeps in place (16 fields) arrive whole and in
 // order both ways, with the status in front of the response's.
 TEST_F(H3Exchange, LongHeaderSectionsKeepTheirOrder) {

@@ -316,6 +316,7 @@ class TestServer {
   uint16_t port() const { return port_; }
   std::string authority() const { return "127.0.0.1:" + std::to_string(port_); }
   const h3::Server& server() const { return *server_; }
+  aq::ListenerStats listener_stats() const { return listener_.stats(); }
   /// True once run() has returned.
   bool stopped() const { return done_->load(); }
 
