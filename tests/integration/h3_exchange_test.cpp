@@ -308,14 +308,7 @@ TEST(H3FirstFlight, FirstRequestLeavesWithTheClientsFinished) {
   server = &srv;
   auto quic = client_quic_settings();
   quic.initial_rtt = 2s;
-  const Response r = io.run(
-      [&]() -> awaitable<Response> {
-        auto client = co_await connect(srv.port(), {}, quic);
-        auto out = co_await fetch(client, request("GET", srv.port(), "/"));
-        client.close();
-        co_return out;
-      }(),
-      10s, "first request");
+  const Response r = io.run(get_once(srv.port(), "/", quic), 10s, "first request");
   EXPECT_FALSE(r.ec) << r.ec.message();
   EXPECT_EQ(r.body, "first");
   EXPECT_EQ(seen.load(), 2u);
@@ -531,14 +524,7 @@ TEST_F(H3Exchange, InformationalThenFinalResponse) {
     h3::Fields fields{{"x-final", "yes"}};
     co_await res.async_respond(200, std::move(fields), aq::Buffer::copy("done"), use_awaitable);
   });
-  const auto r = io_.run(
-      [&]() -> awaitable<Response> {
-        auto client = co_await connect(srv.port());
-        auto out = co_await fetch(client, request("GET", srv.port(), "/early-hints"));
-        client.close();
-        co_return out;
-      }(),
-      10s, "1xx");
+  const auto r = io_.run(get_once(srv.port(), "/early-hints"), 10s, "1xx");
   ASSERT_FALSE(r.ec) << r.ec.message();
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(h3::find(r.headers, "x-final"), "yes");

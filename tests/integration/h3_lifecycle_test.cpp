@@ -203,14 +203,7 @@ TEST(H3Lifecycle, WriterMisuseIsReported) {
 TEST(H3Lifecycle, ResponseBodyBeforeHeadersIsRefused) {
   Io io;
   TestServer srv(io, handler);
-  const auto r = io.run(
-      [&]() -> awaitable<Response> {
-        auto client = co_await connect(srv.port());
-        auto out = co_await fetch(client, request("GET", srv.port(), "/write-first"));
-        client.close();
-        co_return out;
-      }(),
-      10s, "write before headers");
+  const auto r = io.run(get_once(srv.port(), "/write-first"), 10s, "write before headers");
   EXPECT_FALSE(r.ec) << r.ec.message();
   EXPECT_EQ(r.body, "refused");
 }

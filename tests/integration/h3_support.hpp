@@ -373,6 +373,16 @@ inline awaitable<Response> fetch(h3::ClientH3Controller client, h3::Fields field
   co_return r;
 }
 
+/// Connects, makes one GET for `path` and closes: a whole one-request connection.
+inline awaitable<Response> get_once(uint16_t port, std::string path,
+                                    aq::ClientSettings quic = client_quic_settings()) {
+  const h3::Settings h3s;  // (named: g++ 12 and braces in co_await)
+  auto client = co_await connect(port, h3s, std::move(quic));
+  auto out = co_await fetch(client, request("GET", port, path));
+  client.close();
+  co_return out;
+}
+
 // ------------------------------------------------------------------ bodies
 
 struct BodyResult {
