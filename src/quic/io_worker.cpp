@@ -223,7 +223,9 @@ void IoWorker::turn(bool after_packets) {
     enter_closing();
     return;
   }
-  const bool fed = after_packets && std::exchange(app_fed_, false);
+  // Consumed in every turn, so that data replayed by a turn without packets (an application
+  // attached after the handshake) cannot make a later turn wait.
+  const bool fed = std::exchange(app_fed_, false) && after_packets;
   // A client's first request can join its Finished flight (see kConnectAnswerHops).
   const bool connected = just_established && !qc_->is_server() && app_;
   if ((fed || connected) && stage_ == Stage::running) {
