@@ -131,9 +131,8 @@ void Driver::on_stream_data(Transport& conn, int64_t id, std::span<const uint8_t
   in_engine_read_ = true;
   const ptrdiff_t n = h3_->read(id, data, fin);
   in_engine_read_ = false;
-  for (const int64_t stopped : read_shutdowns_) {
-    if (h3_) h3_->shutdown_read(stopped);
-  }
+  for (const int64_t stopped : read_shutdowns_)
+    shutdown_engine_read(stopped);
   read_shutdowns_.clear();
   if (n >= 0) return conn.consume(id, static_cast<size_t>(n));
   if (!engine::H3Conn::is_stream_error(n)) return fail_connection(n);
