@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "asioquic/error.hpp"
+#include "engine/engine_memory.hpp"
 
 namespace asioquic::engine {
 
@@ -161,8 +162,8 @@ std::unique_ptr<H3Conn> H3Conn::create(const H3ConnSettings& s, H3Events& ev, st
   st.qpack_encoder_max_dtable_capacity = s.qpack_encoder_max_dtable_capacity;
   st.qpack_blocked_streams = s.qpack_blocked_streams;
   st.enable_connect_protocol = s.enable_connect_protocol ? 1 : 0;
-  const int rv = s.server ? nghttp3_conn_server_new(&h->conn_, &cb, &st, nullptr, h.get())
-                          : nghttp3_conn_client_new(&h->conn_, &cb, &st, nullptr, h.get());
+  const int rv = s.server ? nghttp3_conn_server_new(&h->conn_, &cb, &st, nghttp3_memory(), h.get())
+                          : nghttp3_conn_client_new(&h->conn_, &cb, &st, nghttp3_memory(), h.get());
   if (rv != 0) {
     ec = make_error_code(errc::internal);
     return nullptr;

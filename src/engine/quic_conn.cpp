@@ -11,6 +11,7 @@
 #include <cstring>
 #include <utility>
 
+#include "engine/engine_memory.hpp"
 #include "engine/packet_keys.hpp"
 #include "engine/random.hpp"
 #include "engine/tls_context.hpp"
@@ -315,10 +316,10 @@ std::unique_ptr<QuicConn> QuicConn::create(const ConnParams& p, ConnEvents& even
   int rv;
   if (p.server) {
     rv = ngtcp2_conn_server_new(&qc->conn_, &dcid, &scid, &path, p.version, &cb, &st, &params,
-                                nullptr, qc.get());
+                                ngtcp2_memory(), qc.get());
   } else {
     rv = ngtcp2_conn_client_new(&qc->conn_, &dcid, &scid, &path, p.version, &cb, &st, &params,
-                                nullptr, qc.get());
+                                ngtcp2_memory(), qc.get());
   }
   if (rv != 0) {
     ec = make_error_code(errc::internal);
