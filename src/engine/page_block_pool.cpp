@@ -74,15 +74,9 @@ bool PageBlockPool::add_segment() noexcept {
   s.page_count = total_pages - table_pages;
   next_page_ = 0;
   const uintptr_t lo = reinterpret_cast<uintptr_t>(m);
-  const uintptr_t hi = lo + segment_bytes_;
-  const uintptr_t old_lo = low_.load(std::memory_order_relaxed);
-  const uintptr_t old_hi = old_lo + extent_.load(std::memory_order_relaxed);
-  const uintptr_t new_lo = count == 0 ? lo : std::min(lo, old_lo);
-  const uintptr_t new_hi = count == 0 ? hi : std::max(hi, old_hi);
-  // Widening only, and low_ first: a racing owns() may see a wider range, never a narrower one
-  // than a block it was handed (that hand-over orders it after these stores).
-  low_.store(new_lo, std::memory_order_relaxed);
-  extent_.store(new_hi - new_lo, std::memory_order_relaxed);
+  low_.store(std::min(lo, low_.load(std::memory_order_relaxed)), std::memory_order_relaxed);
+  high_.store(std::max(lo + segment_bytes_, high_.load(std::memory_order_relaxed)),
+              std::memory_order_relaxed);
   segment_count_.store(count + 1, std::memory_order_release);
   return true;
 }

@@ -57,7 +57,7 @@ class PageBlockPool {
   /// Inline: the engines ask it on every free.
   bool owns(const void* p) const noexcept {
     const uintptr_t a = reinterpret_cast<uintptr_t>(p);
-    return a - low_.load(std::memory_order_relaxed) < extent_.load(std::memory_order_relaxed) &&
+    return a >= low_.load(std::memory_order_relaxed) && a < high_.load(std::memory_order_relaxed) &&
            segment_of(p);
   }
 
@@ -80,9 +80,11 @@ class PageBlockPool {
   std::array<void*, kMaxPages + 1> free_{};  // by page count: the most recently freed block
   std::array<Segment, kMaxSegments> segments_{};
   std::atomic<size_t> segment_count_{0};  // segments_[0, count) are published and immutable
-  // All segments lie in [low_, low_ + extent_): a cheap first test for owns().
-  std::atomic<uintptr_t> low_{0};
-  std::atomic<uintptr_t> extent_{0};
+  // All segments lie in [low_, high_): a cheap first test for owns(). Each bound only ever
+  // widens, so whatever value a thread reads is at least as wide as when the segment of any
+  // block handed to it was added.
+  std::atomic<uintptr_t> low_{UINTPTR_MAX};
+  std::atomic<uintptr_t> high_{0};
   size_t next_page_ = 0;  // first never-used page of the last segment
   bool exhausted_ = false;
 };
