@@ -62,8 +62,8 @@ void* engine_calloc(size_t nmemb, size_t size, void*) noexcept {
 void* engine_realloc(void* ptr, size_t size, void* ud) noexcept {
   if (!ptr) return engine_malloc(size, ud);
   const bool pooled = pool().owns(ptr);
-  const size_t old = pooled ? pool().capacity(ptr) : malloc_usable_size(ptr);
   if (!pooled && size < kEngineBlockBytes) return std::realloc(ptr, size);
+  const size_t old = pooled ? pool().capacity(ptr) : malloc_usable_size(ptr);
   if (pooled && size <= old && size >= kEngineBlockBytes) return ptr;
   void* p = engine_malloc(size, ud);
   if (!p) return nullptr;

@@ -6,14 +6,6 @@
 
 namespace asioquic::engine {
 
-namespace {
-
-size_t pages_for(size_t bytes) {
-  return (bytes + PageBlockPool::kPageBytes - 1) / PageBlockPool::kPageBytes;
-}
-
-}  // namespace
-
 PageBlockPool::~PageBlockPool() {
   const size_t n = segment_count_.load(std::memory_order_acquire);
   for (size_t i = 0; i < n; ++i)
@@ -82,8 +74,7 @@ bool PageBlockPool::add_segment() noexcept {
 }
 
 void PageBlockPool::deallocate(void* block) noexcept {
-  const Segment* s = segment_of(block);
-  const size_t pages = s->pages[(static_cast<std::byte*>(block) - s->base) / kPageBytes];
+  const size_t pages = block_pages(block);
   std::lock_guard lock(mu_);
   std::memcpy(block, &free_[pages], sizeof(void*));
   free_[pages] = block;
@@ -99,9 +90,13 @@ const PageBlockPool::Segment* PageBlockPool::segment_of(const void* p) const noe
   return nullptr;
 }
 
-size_t PageBlockPool::capacity(const void* block) const noexcept {
+size_t PageBlockPool::block_pages(const void* block) const noexcept {
   const Segment* s = segment_of(block);
-  return s->pages[(static_cast<const std::byte*>(block) - s->base) / kPageBytes] * kPageBytes;
+  return s->pages[(static_cast<const std::byte*>(block) - s->base) / kPageBytes];
+}
+
+size_t PageBlockPool::capacity(const void* block) const noexcept {
+  return block_pages(block) * kPageBytes;
 }
 
 }  // namespace asioquic::engine

@@ -34,8 +34,7 @@ class PageBlockPool {
   /// kMaxPages + the segment's own page table) whenever it needs more, up to kMaxSegments
   /// segments. Reserves nothing until the first allocation.
   constexpr explicit PageBlockPool(size_t segment_bytes = size_t{1} << 30) noexcept
-      : segment_bytes_(std::max((segment_bytes + kPageBytes - 1) / kPageBytes, kMaxPages + 1) *
-                       kPageBytes) {}
+      : segment_bytes_(std::max(pages_for(segment_bytes), kMaxPages + 1) * kPageBytes) {}
   ~PageBlockPool();
   PageBlockPool(const PageBlockPool&) = delete;
   PageBlockPool& operator=(const PageBlockPool&) = delete;
@@ -71,7 +70,11 @@ class PageBlockPool {
     size_t page_count = 0;      // block pages in the segment
   };
 
+  static constexpr size_t pages_for(size_t bytes) noexcept {
+    return (bytes + kPageBytes - 1) / kPageBytes;
+  }
   const Segment* segment_of(const void* p) const noexcept;
+  size_t block_pages(const void* block) const noexcept;  // from the block's segment table
   void* take(size_t pages, bool& fresh) noexcept;
   bool add_segment() noexcept;  // with mu_ held
 
