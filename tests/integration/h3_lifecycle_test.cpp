@@ -222,9 +222,7 @@ TEST(H3Lifecycle, FailedHandshakesAreForgotten) {
                                                   as_tuple(use_awaitable));
         const bool gone = co_await wait_until([&] { return srv.server().connections() == 0; }, 3s);
         // And the server still serves.
-        auto client = co_await connect(srv.port());
-        auto ok = co_await fetch(client, request("GET", srv.port(), "/"));
-        client.close();
+        auto ok = co_await get_once(srv.port(), "/");
         co_return std::pair{ec ? ec : ok.ec, gone};
       }(),
       10s, "failed handshake");
