@@ -11,6 +11,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 base=(g++ cmake ninja-build pkg-config git ca-certificates openssl
       libngtcp2-dev libngtcp2-crypto-gnutls-dev libnghttp3-dev libgnutls28-dev nettle-dev
+      libmimalloc-dev
       libgtest-dev googletest ngtcp2-server ngtcp2-client gnutls-bin clang-format iproute2)
 # libasio-dev's recommends pull in Boost 1.74, which conflicts with newer Boost; skip them.
 norec=(libasio-dev)

@@ -3,6 +3,7 @@
 #include <csignal>
 #include <iostream>
 
+#include "common/allocator.hpp"
 #include "common/version.hpp"
 #include "load/options.hpp"
 #include "load/runner.hpp"
@@ -20,7 +21,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (options->version) {
-    std::cout << "asioquic-bench " << asioquic::tools::kVersion << "\n";
+    std::cout << "asioquic-bench " << asioquic::tools::kVersion << " ("
+              << asioquic::tools::allocator_name() << ")\n";
     return 0;
   }
   return asioquic::bench::run_load(*options, std::cout);

@@ -25,6 +25,7 @@
 #include "client/transfer.hpp"
 #include "client/url.hpp"
 #include "client/verbose_log.hpp"
+#include "common/allocator.hpp"
 #include "common/version.hpp"
 
 namespace {
@@ -113,7 +114,8 @@ int main(int argc, char** argv) {
     return kExitOk;
   }
   if (o.version) {
-    std::cout << "asioquic-client " << kVersion << " (HTTP/3: ngtcp2, nghttp3, GnuTLS)\n";
+    std::cout << "asioquic-client " << kVersion << " (HTTP/3: ngtcp2, nghttp3, GnuTLS; "
+              << allocator_name() << ")\n";
     return kExitOk;
   }
 

@@ -12,6 +12,7 @@
 #include <asioquic/asioquic.hpp>
 #include <asioquic/h3/h3.hpp>
 
+#include "common/allocator.hpp"
 #include "common/version.hpp"
 #include "server/banner.hpp"
 #include "server/credentials.hpp"
@@ -79,7 +80,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (options->version) {
-    std::cout << "asioquic-server " << kVersion << "\n";
+    std::cout << "asioquic-server " << kVersion << " (" << allocator_name() << ")\n";
     return 0;
   }
   const auto credentials = load_credentials(*options, error);
