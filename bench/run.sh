@@ -4,13 +4,15 @@
 # the raw figures to bench/results/. See BENCHMARKS.md.
 #
 #   bench/run.sh [--quick] [--runs N] [--only LIST] [--build-dir DIR] [--out DIR] [--keep]
+#                [--no-pin]
 #   bench/run.sh --report RAW.tsv [--out DIR]   (rebuild the report and chart from raw figures)
 #
 # Scenarios (LIST is a comma-separated subset): ceiling, bulk, requests, handshakes, idle,
 # callgrind. The engine ceiling runs inside the bulk rounds too, so bulk alone still has it.
 # Full: 1 GiB transfers, 3 alternated rounds, 10 000 idle connections (about 10 minutes here,
 # build excluded). --quick: 256 MiB, one round, shorter runs, 2 000 idle connections (about
-# 1.5 minutes).
+# 1.5 minutes). Servers run on CPU 0 and clients on CPU 1 unless --no-pin; the engine ceiling
+# (one process) is never pinned.
 # All traffic is on 127.0.0.1; every wait is bounded; only processes started here are stopped.
 set -euo pipefail
 
@@ -23,7 +25,7 @@ source "$ROOT/bench/lib/report.sh"
 source "$ROOT/scripts/lib/caddy.sh"
 
 usage() {
-  sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 # ------------------------------------------------------------------ options and sizes
@@ -35,6 +37,7 @@ BUILD_DIR=$ROOT/build-bench
 OUT_DIR=$ROOT/bench/results
 KEEP=0  # read by the EXIT trap
 REPORT_FROM=
+PIN=1
 COMMAND_LINE="bench/run.sh $*"
 
 # shellcheck disable=SC2034  # KEEP is read by the EXIT trap
@@ -51,6 +54,7 @@ parse_args() {
       --build-dir) BUILD_DIR=$(realpath -m "$2"); shift ;;
       --out) OUT_DIR=$(realpath -m "$2"); shift ;;
       --keep) KEEP=1 ;;
+      --no-pin) PIN=0 ;;
       --report) REPORT_FROM=$(realpath "$2"); shift ;;
       -h | --help) usage; exit 0 ;;
       *) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
@@ -160,7 +164,7 @@ start_ours() {  # NAME [EXTRA_ARGS...]
   local name=$1
   shift
   next_port
-  start_bg "$WORK/logs/$name.log" "$SERVER" --listen "127.0.0.1:$PORT" --root "$WWW" \
+  start_bg "$WORK/logs/$name.log" "${PIN_SERVER[@]}" "$SERVER" --listen "127.0.0.1:$PORT" --root "$WWW" \
     --cert "$CERT" --key "$KEY" -q "$@"
   register "$name"
 }
@@ -169,7 +173,7 @@ start_gtls() {  # NAME [EXTRA_ARGS...]
   local name=$1
   shift
   next_port
-  start_bg "$WORK/logs/$name.log" gtlsserver -q "$@" -d "$WWW" 127.0.0.1 "$PORT" "$KEY" "$CERT"
+  start_bg "$WORK/logs/$name.log" "${PIN_SERVER[@]}" gtlsserver -q "$@" -d "$WWW" 127.0.0.1 "$PORT" "$KEY" "$CERT"
   register "$name"
 }
 
@@ -177,7 +181,7 @@ start_caddy() {  # NAME
   local name=$1
   next_port
   caddy_command "$WORK/caddy-$PORT" "$PORT" "$CERT" "$KEY" "$WWW"
-  start_bg "$WORK/logs/$name.log" "${CADDY_CMD[@]}"
+  start_bg "$WORK/logs/$name.log" "${PIN_SERVER[@]}" "${CADDY_CMD[@]}"
   register "$name"
 }
 
@@ -185,7 +189,7 @@ start_quicgo() {  # NAME
   local name=$1
   next_port
   # It serves quic-go's testdata certificate; our clients do not verify (h3client -insecure).
-  start_bg "$WORK/logs/$name.log" "$QUICGO_SERVER" -bind "127.0.0.1:$PORT" -www "$WWW"
+  start_bg "$WORK/logs/$name.log" "${PIN_SERVER[@]}" "$QUICGO_SERVER" -bind "127.0.0.1:$PORT" -www "$WWW"
   register "$name"
 }
 
@@ -271,7 +275,7 @@ fixed_cost() {
   client_cmd "$client" "$port" 1k.bin
   for i in 1 2; do
     t0=$(now_ns)
-    timeout 30 "${CMD[@]}" >/dev/null 2>&1 || return 0
+    timeout 30 "${PIN_CLIENT[@]}" "${CMD[@]}" >/dev/null 2>&1 || return 0
     t1=$(now_ns)
     if [[ -z $best ]] || ((t1 - t0 < best)); then best=$((t1 - t0)); fi
   done
@@ -304,7 +308,7 @@ run_bulk() {
   local tfile=$WORK/time.out out=$WORK/client.out t0 t1 c0 c1 rc=0
   c0=$(cpu_ticks "$pid")
   t0=$(now_ns)
-  /usr/bin/time -f '%U %S' -o "$tfile" timeout "$BULK_TIMEOUT" "${CMD[@]}" >"$out" 2>"$WORK/client.err" || rc=$?
+  /usr/bin/time -f '%U %S' -o "$tfile" timeout "$BULK_TIMEOUT" "${PIN_CLIENT[@]}" "${CMD[@]}" >"$out" 2>"$WORK/client.err" || rc=$?
   t1=$(now_ns)
   c1=$(cpu_ticks "$pid")
   local bytes=$BULK_BYTES
@@ -381,7 +385,7 @@ run_load() {
   fi
   local port=${SPORT[$server]} pid=${SPID[$server]} c0 c1 line rc=0
   c0=$(cpu_ticks "$pid")
-  timeout 300 "$LOADGEN" -q "$@" "https://127.0.0.1:$port/1k.bin" >"$WORK/load.out" 2>&1 || rc=$?
+  timeout 300 "${PIN_CLIENT[@]}" "$LOADGEN" -q "$@" "https://127.0.0.1:$port/1k.bin" >"$WORK/load.out" 2>&1 || rc=$?
   c1=$(cpu_ticks "$pid")
   line=$(grep '^result ' "$WORK/load.out" || true)
   if [[ -z $line ]] || ((rc > 1)); then
@@ -452,13 +456,13 @@ scenario_idle() {
   start_ours idle --idle-timeout 600000 || { note_failure idle 1 "server did not start"; return 0; }
   local pid=${SPID[idle]} port=${SPORT[idle]}
   # The baseline includes what the first connection allocates once (TLS, buffers, pools).
-  timeout 60 "$LOADGEN" -q -c 1 -n 10 "https://127.0.0.1:$port/1k.bin" >/dev/null 2>&1 || true
+  timeout 60 "${PIN_CLIENT[@]}" "$LOADGEN" -q -c 1 -n 10 "https://127.0.0.1:$port/1k.bin" >/dev/null 2>&1 || true
   sleep 1
   local rss0 cpu_ready cpu_end rss1 rss2 out=$WORK/idle.out ready='' i
   rss0=$(rss_kib "$pid")
   log "idle: opening $conns connections (server RSS $rss0 KiB)"
   local hold=$((IDLE_MEASURE + 3))
-  start_bg "$out" timeout $((hold + 300)) "$LOADGEN" --idle -c "$conns" --connect-parallel 64 -D "$hold" \
+  start_bg "$out" timeout $((hold + 300)) "${PIN_CLIENT[@]}" "$LOADGEN" --idle -c "$conns" --connect-parallel 64 -D "$hold" \
     --idle-timeout 600 --max-time $((hold + 240)) "https://127.0.0.1:$port/1k.bin"
   local gen=$BG_PID
   for ((i = 0; i < 2400; i++)); do  # at most 240 s to open them
@@ -638,6 +642,8 @@ main() {
   fi
   META_LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
   META_MACHINE="$(nproc) CPUs, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), Linux $(uname -r)"
+  set_pinning "$PIN"
+  log "pinning: $PINNING"
   log "calibrating (openssl speed -evp aes-128-gcm -bytes 16384 -seconds 1)"
   CALIB_START=$(calibrate)
   log "calibration: $CALIB_START MB/s; load average $META_LOAD_START"

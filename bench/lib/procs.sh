@@ -4,6 +4,11 @@
 # start_bg are ever signalled, always by PID.
 
 BG_PIDS=()         # every background process this run started
+# Command prefixes that keep every server on CPU 0 and every client on CPU 1 (set_pinning).
+# Left to the scheduler, a server and its load generator sometimes share a core for seconds:
+# the same pair then ran at 77 k or 126 k requests/s from one run to the next.
+PIN_SERVER=()
+PIN_CLIENT=()
 CLK_TCK=$(getconf CLK_TCK)
 NEXT_PORT=$((20000 + ($$ % 3000) * 10))
 
@@ -15,6 +20,20 @@ start_bg() {
   "$@" >"$log" 2>&1 &
   BG_PID=$!
   BG_PIDS+=("$BG_PID")
+}
+
+# set_pinning 0|1: with 1, on a machine of two or more CPUs that has taskset, servers go on CPU 0
+# and clients on CPU 1; otherwise neither is pinned. Sets PINNING to a line for the report.
+# shellcheck disable=SC2034  # PIN_SERVER, PIN_CLIENT and PINNING are read by the caller
+set_pinning() {
+  PIN_SERVER=()
+  PIN_CLIENT=()
+  PINNING="none"
+  if (($1)) && (($(nproc) >= 2)) && command -v taskset >/dev/null; then
+    PIN_SERVER=(taskset -c 0)
+    PIN_CLIENT=(taskset -c 1)
+    PINNING="servers on CPU 0, clients and load generators on CPU 1 (taskset)"
+  fi
 }
 
 # stop_pid PID [GRACE_SECONDS]: SIGTERM, then SIGKILL after GRACE (default 5) seconds; reaps it.

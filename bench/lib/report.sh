@@ -38,7 +38,7 @@ problems_for() {
 # META_KEYS: the run's parameters and circumstances, saved in $RAW as scenario "meta" so that
 # --report can rebuild the report from the raw file alone.
 META_KEYS=(MODE RUNS ONLY COMMAND_LINE META_DATE META_COMMIT META_LOAD_START META_LOAD_END
-  META_ELAPSED META_MACHINE CALIB_START CALIB_END BULK_BYTES REQ_CONNS REQ_STREAMS REQ_THREADS
+  META_ELAPSED META_MACHINE PINNING CALIB_START CALIB_END BULK_BYTES REQ_CONNS REQ_STREAMS REQ_THREADS
   REQ_SECONDS REQ_WARM HS_SLOTS HS_SECONDS HS_WARM IDLE_MEASURE CG_BULK_BYTES CG_REQUESTS)
 
 save_meta() {
@@ -329,6 +329,7 @@ write_report() {
     echo "- Taken: $META_DATE, commit $META_COMMIT."
     echo "- Machine: $META_MACHINE; load average (1/5/15 min) $META_LOAD_START at the start," \
       "$META_LOAD_END at the end."
+    echo "- Pinning: ${PINNING:-none}."
     echo "- **Calibration** (\`openssl speed -evp aes-128-gcm -bytes 16384 -seconds 1\`):" \
       "**$CALIB_START MB/s** at the start, **$CALIB_END MB/s** at the end. Compare runs only" \
       "through ratios taken in the same run; absolute figures move with this number."
