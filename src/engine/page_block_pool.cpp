@@ -13,25 +13,11 @@ PageBlockPool::~PageBlockPool() {
 }
 
 void* PageBlockPool::allocate(size_t bytes) noexcept {
-  bool fresh = false;
-  return take(pages_for(bytes), fresh);
-}
-
-void* PageBlockPool::allocate_zeroed(size_t bytes) noexcept {
-  bool fresh = false;
   const size_t pages = pages_for(bytes);
-  void* block = take(pages, fresh);
-  // A never-used block is still the kernel's zero pages: writing zeros would back them all.
-  if (block && !fresh) std::memset(block, 0, pages * kPageBytes);
-  return block;
-}
-
-void* PageBlockPool::take(size_t pages, bool& fresh) noexcept {
   if (pages == 0 || pages > kMaxPages) return nullptr;
   std::lock_guard lock(mu_);
   if (void* block = free_[pages]) {
     std::memcpy(&free_[pages], block, sizeof(void*));
-    fresh = false;
     return block;
   }
   size_t count = segment_count_.load(std::memory_order_relaxed);
@@ -44,7 +30,6 @@ void* PageBlockPool::take(size_t pages, bool& fresh) noexcept {
   s.pages[next_page_] = static_cast<uint8_t>(pages);
   void* block = s.base + next_page_ * kPageBytes;
   next_page_ += pages;
-  fresh = true;
   return block;
 }
 

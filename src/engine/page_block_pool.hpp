@@ -44,12 +44,7 @@ class PageBlockPool {
   /// reserved (all segments full, or mmap refused); the caller then uses malloc.
   void* allocate(size_t bytes) noexcept;
 
-  /// As allocate(), with every byte zero. A block never handed out before is zero already and
-  /// is not written, so its pages stay unbacked.
-  void* allocate_zeroed(size_t bytes) noexcept;
-
-  /// Gives back a block from allocate() or allocate_zeroed() of this pool. `block` must not be
-  /// null.
+  /// Gives back a block from allocate() of this pool. `block` must not be null.
   void deallocate(void* block) noexcept;
 
   /// True if `p` points into a block of this pool (false for nullptr and malloc's memory).
@@ -75,7 +70,6 @@ class PageBlockPool {
   }
   const Segment* segment_of(const void* p) const noexcept;
   size_t block_pages(const void* block) const noexcept;  // from the block's segment table
-  void* take(size_t pages, bool& fresh) noexcept;
   bool add_segment() noexcept;  // with mu_ held
 
   const size_t segment_bytes_;

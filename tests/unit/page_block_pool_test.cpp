@@ -46,7 +46,6 @@ TEST(PageBlockPool, RefusesWhatItCannotHoldSoTheCallerUsesMalloc) {
   PageBlockPool pool;
   EXPECT_EQ(pool.allocate(0), nullptr);
   EXPECT_EQ(pool.allocate(PageBlockPool::kMaxPages * kPage + 1), nullptr);
-  EXPECT_EQ(pool.allocate_zeroed(0), nullptr);
   void* m = std::malloc(64);
   EXPECT_FALSE(pool.owns(m));
   EXPECT_FALSE(pool.owns(nullptr));
@@ -55,7 +54,7 @@ TEST(PageBlockPool, RefusesWhatItCannotHoldSoTheCallerUsesMalloc) {
 
 TEST(PageBlockPool, OnlyWrittenPagesBecomeResident) {
   PageBlockPool pool;
-  auto* b = static_cast<char*>(pool.allocate_zeroed(32 * kPage));
+  auto* b = static_cast<char*>(pool.allocate(32 * kPage));
   ASSERT_NE(b, nullptr);
   EXPECT_EQ(resident_pages(b, 32), 0u);
   b[10] = 1;
@@ -70,16 +69,14 @@ TEST(PageBlockPool, OnlyWrittenPagesBecomeResident) {
   pool.deallocate(b);
 }
 
-TEST(PageBlockPool, FreedBlockIsReusedAndZeroedOnRequest) {
+TEST(PageBlockPool, FreedBlockIsReusedByTheSamePageCount) {
   PageBlockPool pool;
   auto* a = static_cast<unsigned char*>(pool.allocate(3 * kPage));
   ASSERT_NE(a, nullptr);
   std::memset(a, 0x5a, 3 * kPage);
   pool.deallocate(a);
-  auto* b = static_cast<unsigned char*>(pool.allocate_zeroed(2 * kPage + 7));
+  void* b = pool.allocate(2 * kPage + 7);
   EXPECT_EQ(b, a);  // same page count: the last block freed
-  for (size_t i = 0; i < 3 * kPage; ++i)
-    ASSERT_EQ(b[i], 0) << i;
   // Another size does not take it.
   void* c = pool.allocate(kPage);
   EXPECT_NE(c, static_cast<void*>(a));
