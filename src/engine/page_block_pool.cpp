@@ -2,23 +2,26 @@
 
 #include <sys/mman.h>
 
-#include <cstring>
-
 namespace asioquic::engine {
 
 PageBlockPool::~PageBlockPool() {
   const size_t n = segment_count_.load(std::memory_order_acquire);
   for (size_t i = 0; i < n; ++i)
-    ::munmap(segments_[i].pages, segment_bytes_);
+    ::munmap(segments_[i].table, segment_bytes_);
 }
 
 void* PageBlockPool::allocate(size_t bytes) noexcept {
   const size_t pages = pages_for(bytes);
   if (pages == 0 || pages > kMaxPages) return nullptr;
   std::lock_guard lock(mu_);
-  if (void* block = free_[pages]) {
-    std::memcpy(&free_[pages], block, sizeof(void*));
-    return block;
+  if (const uint32_t n = pop(resident_, pages)) {
+    free_resident_pages_ -= pages;
+    in_use_pages_ += pages;
+    return block_at(n - 1);
+  }
+  if (const uint32_t n = pop(released_, pages)) {
+    in_use_pages_ += pages;
+    return block_at(n - 1);
   }
   size_t count = segment_count_.load(std::memory_order_relaxed);
   if (count == 0 || next_page_ + pages > segments_[count - 1].page_count) {
@@ -27,26 +30,28 @@ void* PageBlockPool::allocate(size_t bytes) noexcept {
     count = segment_count_.load(std::memory_order_relaxed);
   }
   Segment& s = segments_[count - 1];
-  s.pages[next_page_] = static_cast<uint8_t>(pages);
+  s.table[next_page_].pages = static_cast<uint8_t>(pages);
   void* block = s.base + next_page_ * kPageBytes;
   next_page_ += pages;
+  in_use_pages_ += pages;
   return block;
 }
 
 bool PageBlockPool::add_segment() noexcept {
   const size_t count = segment_count_.load(std::memory_order_relaxed);
   if (exhausted_ || count == kMaxSegments) return false;
-  // One table byte per page of the segment, at its start, rounded up to whole pages.
   const size_t total_pages = segment_bytes_ / kPageBytes;
-  const size_t table_pages = pages_for(total_pages);
+  const size_t table_pages = table_pages_for(total_pages);
   void* m = ::mmap(nullptr, segment_bytes_, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (m == MAP_FAILED) {
     exhausted_ = true;  // strict overcommit or an address-space limit: malloc from now on
     return false;
   }
+  // The table starts out as the kernel's zero pages; a page of it is written only where blocks
+  // start.
   Segment& s = segments_[count];
-  s.pages = static_cast<uint8_t*>(m);
+  s.table = static_cast<PageEntry*>(m);
   s.base = static_cast<std::byte*>(m) + table_pages * kPageBytes;
   s.page_count = total_pages - table_pages;
   next_page_ = 0;
@@ -59,10 +64,58 @@ bool PageBlockPool::add_segment() noexcept {
 }
 
 void PageBlockPool::deallocate(void* block) noexcept {
-  const size_t pages = block_pages(block);
-  std::lock_guard lock(mu_);
-  std::memcpy(block, &free_[pages], sizeof(void*));
-  free_[pages] = block;
+  const uint32_t number = number_of(block);
+  uint32_t excess = 0;
+  {
+    std::lock_guard lock(mu_);
+    const size_t pages = entry(number).pages;
+    push(resident_, number);
+    free_resident_pages_ += pages;
+    in_use_pages_ -= pages;
+    const size_t high = std::max(keep_free_pages_, in_use_pages_ / 2);
+    if (free_resident_pages_ > high) excess = take_excess(high / 2);
+  }
+  // The taken blocks are on no list, so no other thread can be handed one while its pages go.
+  while (excess) {
+    const uint32_t n = excess - 1;
+    PageEntry& e = entry(n);
+    excess = e.next_free;
+    const bool given_back = ::madvise(block_at(n), e.pages * kPageBytes, MADV_DONTNEED) == 0;
+    std::lock_guard lock(mu_);
+    push(given_back ? released_ : resident_, n);
+    if (!given_back) free_resident_pages_ += e.pages;
+  }
+}
+
+uint32_t PageBlockPool::take_excess(size_t target) noexcept {
+  uint32_t taken = 0;
+  // The largest blocks first: the most pages per system call.
+  for (size_t pages = kMaxPages; pages > 0 && free_resident_pages_ > target; --pages) {
+    while (free_resident_pages_ > target) {
+      const uint32_t n = pop(resident_, pages);
+      if (!n) break;
+      entry(n - 1).next_free = taken;
+      taken = n;
+      free_resident_pages_ -= pages;
+    }
+  }
+  return taken;
+}
+
+void PageBlockPool::push(FreeLists& lists, uint32_t number) noexcept {
+  PageEntry& e = entry(number);
+  e.next_free = lists[e.pages];
+  lists[e.pages] = number + 1;
+}
+
+uint32_t PageBlockPool::pop(FreeLists& lists, size_t pages) noexcept {
+  const uint32_t head = lists[pages];
+  if (head) {
+    PageEntry& e = entry(head - 1);
+    lists[pages] = e.next_free;
+    e.next_free = 0;
+  }
+  return head;
 }
 
 const PageBlockPool::Segment* PageBlockPool::segment_of(const void* p) const noexcept {
@@ -75,13 +128,25 @@ const PageBlockPool::Segment* PageBlockPool::segment_of(const void* p) const noe
   return nullptr;
 }
 
-size_t PageBlockPool::block_pages(const void* block) const noexcept {
+uint32_t PageBlockPool::number_of(const void* block) const noexcept {
   const Segment* s = segment_of(block);
-  return s->pages[(static_cast<const std::byte*>(block) - s->base) / kPageBytes];
+  const auto page =
+      static_cast<size_t>(static_cast<const std::byte*>(block) - s->base) / kPageBytes;
+  return static_cast<uint32_t>(static_cast<size_t>(s - segments_.data()) * s->page_count + page);
+}
+
+void* PageBlockPool::block_at(uint32_t number) const noexcept {
+  const Segment& s = segments_[number / segments_[0].page_count];
+  return s.base + number % s.page_count * kPageBytes;
+}
+
+PageBlockPool::PageEntry& PageBlockPool::entry(uint32_t number) const noexcept {
+  const Segment& s = segments_[number / segments_[0].page_count];
+  return s.table[number % s.page_count];
 }
 
 size_t PageBlockPool::capacity(const void* block) const noexcept {
-  return block_pages(block) * kPageBytes;
+  return entry(number_of(block)).pages * kPageBytes;
 }
 
 }  // namespace asioquic::engine

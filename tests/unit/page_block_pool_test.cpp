@@ -84,6 +84,38 @@ TEST(PageBlockPool, FreedBlockIsReusedByTheSamePageCount) {
   pool.deallocate(c);
 }
 
+TEST(PageBlockPool, FreePagesPastTheLimitGoBackToTheSystem) {
+  PageBlockPool pool(size_t{1} << 30, 4 * kPage);
+  std::vector<char*> b;
+  for (int i = 0; i < 4; ++i) {
+    b.push_back(static_cast<char*>(pool.allocate(2 * kPage)));
+    ASSERT_NE(b.back(), nullptr);
+    std::memset(b.back(), 0x11, 2 * kPage);
+  }
+  // 8 pages in use. Each free keeps up to max(4, in use / 2) pages; the third goes past that
+  // (6 pages free), and the pool gives back the last freed blocks until 2 pages are left.
+  pool.deallocate(b[0]);
+  pool.deallocate(b[1]);
+  EXPECT_EQ(pool.free_resident_pages(), 4u);
+  pool.deallocate(b[2]);
+  EXPECT_EQ(pool.free_resident_pages(), 2u);
+  EXPECT_EQ(resident_pages(b[0], 2), 2u);
+  EXPECT_EQ(resident_pages(b[1], 2), 0u);
+  EXPECT_EQ(resident_pages(b[2], 2), 0u);
+  pool.deallocate(b[3]);  // 4 pages free: within the limit
+  EXPECT_EQ(pool.free_resident_pages(), 4u);
+  EXPECT_EQ(resident_pages(b[3], 2), 2u);
+  // Resident blocks are handed out first (last freed first), then the given-back ones, which
+  // are as good as new.
+  EXPECT_EQ(pool.allocate(2 * kPage), b[3]);
+  EXPECT_EQ(pool.allocate(2 * kPage), b[0]);
+  EXPECT_EQ(pool.free_resident_pages(), 0u);
+  auto* again = static_cast<char*>(pool.allocate(2 * kPage));
+  EXPECT_TRUE(again == b[1] || again == b[2]);
+  std::memset(again, 0x22, 2 * kPage);
+  EXPECT_EQ(resident_pages(again, 2), 2u);
+}
+
 TEST(PageBlockPool, GrowsBySegmentsAndStopsAtTheLast) {
   // Segments of 64 pages (one of them the page table): 63 one-page blocks each.
   PageBlockPool pool(64 * kPage);
