@@ -22,8 +22,8 @@ constexpr size_t kEngineBlockBytes = 4096;
 ///
 /// Returns nullptr (the engines' default, plain malloc) in AddressSanitizer builds: its leak
 /// checker does not scan our pages, so it would report the malloc'd objects they point to.
-/// The pool behind both is shared by all threads and never destroyed; it keeps up to 16 MiB
-/// of free blocks' pages and gives the rest back to the system.
+/// The pool behind both is shared by all threads and never destroyed; of its free blocks it
+/// keeps max(16 MiB, half the pages in use) resident and gives the rest back to the system.
 const ngtcp2_mem* ngtcp2_memory() noexcept;
 const nghttp3_mem* nghttp3_memory() noexcept;
 
