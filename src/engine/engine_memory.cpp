@@ -53,6 +53,9 @@ void engine_free(void* ptr, void*) noexcept {
 // Only ngtcp2_conn (8.2 KiB) is calloc'd at this size, and it is written all over: from whole
 // pages it would cost three of them, from malloc its own bytes.
 void* engine_calloc(size_t nmemb, size_t size, void*) noexcept {
+  // Checked here: sanitizers' calloc aborts on an overflowing size instead of failing.
+  size_t bytes = 0;
+  if (__builtin_mul_overflow(nmemb, size, &bytes)) return nullptr;
   return std::calloc(nmemb, size);
 }
 
