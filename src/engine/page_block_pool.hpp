@@ -22,7 +22,7 @@ namespace asioquic::engine {
 /// than max(`keep_free_bytes`, half the pages in use), the pool gives back the pages of
 /// free blocks (madvise MADV_DONTNEED) until they hold half that: the memory of a spike of
 /// connections is returned as they close, while connections coming and going at a steady count
-/// make no system call. Blocks given back are handed out after the resident ones.
+/// seldom cross that line. Blocks given back are handed out after the resident ones.
 ///
 /// Thread-safe: every member may be called from any thread at once. Allocation and release take
 /// a mutex; owns() and capacity() take none. The pool must outlive every block it handed out;
@@ -36,9 +36,8 @@ class PageBlockPool {
 
   /// A pool that reserves `segment_bytes` of address space (rounded up to whole pages, at least
   /// kMaxPages + the segment's own table, at most 256 GiB) whenever it needs more, up to
-  /// kMaxSegments segments,
-  /// and keeps at least `keep_free_bytes` (rounded up to whole pages) of free blocks' pages
-  /// before giving any back. Reserves nothing until the first allocation.
+  /// kMaxSegments segments, and keeps at least `keep_free_bytes` (rounded up to whole pages) of
+  /// free blocks' pages before giving any back. Reserves nothing until the first allocation.
   constexpr explicit PageBlockPool(size_t segment_bytes = size_t{1} << 30,
                                    size_t keep_free_bytes = kDefaultKeepFreeBytes) noexcept
       : segment_bytes_(std::clamp(pages_for(segment_bytes), kMaxPages + table_pages_for(kMaxPages),
