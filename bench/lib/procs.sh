@@ -5,8 +5,8 @@
 
 BG_PIDS=()         # every background process this run started
 # Command prefixes that keep every server on CPU 0 and every client on CPU 1 (set_pinning).
-# Left to the scheduler, a server and its load generator sometimes share a core for seconds:
-# the same pair then ran at 77 k or 126 k requests/s from one run to the next.
+# Left to the scheduler, the same pair ran at 77 k to 126 k requests/s from one run to the
+# next; pinned, at 123 k to 125 k (BENCHMARKS.md, optimisation log).
 PIN_SERVER=()
 PIN_CLIENT=()
 CLK_TCK=$(getconf CLK_TCK)
