@@ -14,15 +14,18 @@ void* PageBlockPool::allocate(size_t bytes) noexcept {
   const size_t pages = pages_for(bytes);
   if (pages == 0 || pages > kMaxPages) return nullptr;
   std::lock_guard lock(mu_);
-  if (const uint32_t n = pop(resident_, pages)) {
+  uint32_t n = pop(resident_, pages);
+  if (n) {
     free_resident_pages_ -= pages;
-    in_use_pages_ += pages;
-    return block_at(n - 1);
+  } else {
+    n = pop(released_, pages);
   }
-  if (const uint32_t n = pop(released_, pages)) {
-    in_use_pages_ += pages;
-    return block_at(n - 1);
-  }
+  void* block = n ? block_at(n - 1) : carve(pages);
+  if (block) in_use_pages_ += pages;
+  return block;
+}
+
+void* PageBlockPool::carve(size_t pages) noexcept {
   size_t count = segment_count_.load(std::memory_order_relaxed);
   if (count == 0 || next_page_ + pages > segments_[count - 1].page_count) {
     // The tail of the old segment (fewer than `pages` pages) is left unused.
@@ -33,7 +36,6 @@ void* PageBlockPool::allocate(size_t bytes) noexcept {
   s.table[next_page_].pages = static_cast<uint8_t>(pages);
   void* block = s.base + next_page_ * kPageBytes;
   next_page_ += pages;
-  in_use_pages_ += pages;
   return block;
 }
 

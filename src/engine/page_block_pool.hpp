@@ -102,6 +102,9 @@ class PageBlockPool {
   uint32_t number_of(const void* block) const noexcept;
   void* block_at(uint32_t number) const noexcept;
   PageEntry& entry(uint32_t number) const noexcept;
+  // With mu_ held: a never-used block of `pages` pages from the last segment (or a new one);
+  // nullptr when no segment can be added.
+  void* carve(size_t pages) noexcept;
   bool add_segment() noexcept;  // with mu_ held
   void push(FreeLists& lists, uint32_t number) noexcept;
   uint32_t pop(FreeLists& lists, size_t pages) noexcept;  // number + 1, 0 if empty

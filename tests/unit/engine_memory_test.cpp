@@ -31,7 +31,7 @@ bool filled(const void* p, size_t n) {
   return true;
 }
 
-TEST(EngineMemory, LargeMallocsGetPagesOfTheirOwnAndCallocsStayInMalloc) {
+TEST(EngineMemory, LargeMallocsGetPagesOfTheirOwnAndCallocsComeZeroed) {
   void* big = engine_malloc(kEngineBlockBytes, nullptr);
   ASSERT_NE(big, nullptr);
   EXPECT_TRUE(page_aligned(big));
