@@ -8,7 +8,9 @@
 //   }
 //
 // Each socket gets its own InboundPacketRouter; a connection runs on the router's strand of the
-// executor given to listen(), so a multi-threaded io_context is safe.
+// executor given to listen(), so a multi-threaded io_context is safe. An io_context made with
+// ASIO_CONCURRENCY_HINT_UNSAFE_IO (or _UNSAFE) promises Asio that one thread at a time runs it;
+// its connections then run on its own executor, without a strand, which is cheaper.
 #pragma once
 
 #include <cstdint>
@@ -47,7 +49,8 @@ class IncomingConnection {
   bool valid() const noexcept { return w_ != nullptr; }
   asio::ip::udp::endpoint remote_endpoint() const;
   std::string trace_id() const;
-  /// The executor the connection runs on (a strand). Requires valid().
+  /// The executor the connection runs on (a strand, or the io_context's own executor when its
+  /// concurrency hint is ASIO_CONCURRENCY_HINT_UNSAFE_IO or _UNSAFE). Requires valid().
   asio::any_io_executor executor() const { return executor_of(w_); }
 
   /// Completes when the handshake is done: empty error, or why it failed. Requires valid().

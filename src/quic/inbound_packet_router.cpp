@@ -1,6 +1,7 @@
 #include "quic/inbound_packet_router.hpp"
 
 #include <array>
+#include <typeinfo>
 
 #include <asio/io_context.hpp>
 #include <asio/strand.hpp>
@@ -17,7 +18,17 @@ constexpr int kMaxBatchesPerWakeup = 4;
 }  // namespace
 
 InboundPacketRouter::Executor InboundPacketRouter::make_strand(const asio::any_io_executor& ex) {
-  if (const auto* io = ex.target<asio::io_context::executor_type>()) return asio::make_strand(*io);
+  // Asio 1.22's any_executor::target() casts to the type asked for without checking it: a
+  // thread pool's executor was taken for an io_context's. Check the type first.
+  if (ex.target_type() == typeid(asio::io_context::executor_type)) {
+    const auto* io = ex.target<asio::io_context::executor_type>();
+    // Asio's hints without reactor I/O locking (UNSAFE, UNSAFE_IO) require the io_context to be
+    // run by one thread at a time: its own executor already runs nothing concurrently.
+    const int hint =
+        asio::use_service<asio::detail::io_context_impl>(io->context()).concurrency_hint();
+    if (!ASIO_CONCURRENCY_HINT_IS_LOCKING(REACTOR_IO, hint)) return *io;
+    return asio::make_strand(*io);
+  }
   return asio::make_strand(ex);
 }
 

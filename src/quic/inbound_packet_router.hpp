@@ -52,7 +52,10 @@ class InboundPacketRouter : public std::enable_shared_from_this<InboundPacketRou
   /// Returns a new strand over `ex`. Over an io_context's own executor (the usual case) the
   /// strand is small enough for any_io_executor to hold in place, so copying it, posting to it
   /// and co_spawn on it allocate nothing; over any other executor it is a strand over the
-  /// type-erased one, which allocates on each of those.
+  /// type-erased one, which allocates on each of those. An io_context made with
+  /// ASIO_CONCURRENCY_HINT_UNSAFE or ASIO_CONCURRENCY_HINT_UNSAFE_IO is run by one thread at a
+  /// time (Asio's condition for those hints), so its own executor is returned: no strand, whose
+  /// copies cost an atomic reference count each and whose posts take a lock.
   static Executor make_strand(const asio::any_io_executor& ex);
 
   /// Handles datagrams whose DCID is not mapped.

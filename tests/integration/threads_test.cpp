@@ -276,5 +276,43 @@ TEST(Threads, ThreadPoolExecutorServesAndFetches) {
   pool.join();
 }
 
+// say_hello, and whether it ran on an io_context's own executor (1) or another one (0).
+awaitable<void> hello_noting_executor(std::shared_ptr<std::atomic<int>> bare, h3::ServerRequest req,
+                                      h3::ServerResponse res) {
+  const auto ex = co_await asio::this_coro::executor;
+  // By type: Asio 1.22's target() casts without checking.
+  bare->store(ex.target_type() == typeid(asio::io_context::executor_type) ? 1 : 0);
+  co_await say_hello(std::move(req), std::move(res));
+}
+
+// An io_context made for one thread at a time (ASIO_CONCURRENCY_HINT_UNSAFE_IO) runs connections
+// on its own executor, without a strand; one with the default hint runs them on a strand.
+TEST(Threads, OneThreadHintRunsConnectionsWithoutAStrand) {
+  for (const int hint : {ASIO_CONCURRENCY_HINT_UNSAFE_IO, ASIO_CONCURRENCY_HINT_DEFAULT}) {
+    SCOPED_TRACE("hint " + std::to_string(hint));
+    asio::io_context io(hint);
+    std::error_code ec;
+    const asio::ip::udp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
+    auto listener = aq::listen(io.get_executor(), {&ep, 1}, server_quic_settings(), ec);
+    ASSERT_FALSE(ec) << ec.message();
+    const uint16_t port = listener.local_endpoints().at(0).port();
+    auto bare = std::make_shared<std::atomic<int>>(-1);  // 1: the handler ran on io's executor
+    h3::Server server(listener, {}, [bare](h3::ServerRequest req, h3::ServerResponse res) {
+      return hello_noting_executor(bare, std::move(req), std::move(res));
+    });
+    asio::co_spawn(io, server.run(), asio::detached);
+    auto f = asio::co_spawn(io, fetch_hello(port), asio::use_future);
+    std::thread runner([&io] { io.run(); });
+    const bool ready = f.wait_for(10s) == std::future_status::ready;
+    server.stop();
+    runner.join();
+    ASSERT_TRUE(ready);
+    const Response r = f.get();
+    EXPECT_FALSE(r.ec) << r.ec.message();
+    EXPECT_EQ(r.body, "hello");
+    EXPECT_EQ(bare->load(), hint == ASIO_CONCURRENCY_HINT_UNSAFE_IO ? 1 : 0);
+  }
+}
+
 }  // namespace
 }  // namespace h3test

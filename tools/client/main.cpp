@@ -140,7 +140,8 @@ int main(int argc, char** argv) {
   const bool progress_on =
       ::isatty(STDERR_FILENO) && !o.silent && !o.verbose && !o.head && !body_to_terminal;
 
-  asio::io_context io(1);
+  // Run by this thread alone: with this hint, connections need no strand (listener.hpp).
+  asio::io_context io(ASIO_CONCURRENCY_HINT_UNSAFE_IO);
   StdoutOrder order(io.get_executor());
   VerboseLog verbose(std::cerr, o.verbose);
   ProgressBar progress(std::cerr, progress_on, terminal_columns());

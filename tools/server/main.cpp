@@ -91,7 +91,8 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  asio::io_context io(1);
+  // Run by this thread alone: with this hint, connections need no strand (listener.hpp).
+  asio::io_context io(ASIO_CONCURRENCY_HINT_UNSAFE_IO);
   std::error_code ec;
   Listener listener = listen(io.get_executor(), options->listen, *settings, ec);
   if (ec == errc::tls_credentials) {
