@@ -99,6 +99,18 @@ namespace {
 
 using asio::experimental::as_tuple;
 
+// After a handler or fast path is done with a request: its stream reset if it threw, else its
+// response finished if it left it unfinished. Posted behind whatever it has sent.
+void conclude(const ServerRequest& req, const ServerResponse& res, bool threw) {
+  if (threw) {
+    res.reset(kInternalError);
+    req.stop_reading(kInternalError);
+    return;
+  }
+  const auto& s = detail::ServerOps::stream(res);
+  asio::post(s->driver->executor(), [s] { s->driver->complete_response(s); });
+}
+
 asio::awaitable<void> run_handler(std::shared_ptr<Handler> handler, ServerRequest req,
                                   ServerResponse res) {
   bool threw = false;
@@ -107,13 +119,20 @@ asio::awaitable<void> run_handler(std::shared_ptr<Handler> handler, ServerReques
   } catch (...) {
     threw = true;
   }
-  auto s = detail::ServerOps::stream(res);
-  if (threw) {
-    res.reset(kInternalError);
-    req.stop_reading(kInternalError);
-  } else {
-    asio::post(s->driver->executor(), [s] { s->driver->complete_response(s); });
+  conclude(req, res, threw);
+}
+
+// Offers the request to the fast path; true if it took it.
+bool take_fast(const FastPath& fast, const ServerRequest& req, const ServerResponse& res) {
+  bool took = false;
+  try {
+    took = fast(req, res);
+  } catch (...) {
+    conclude(req, res, true);
+    return true;
   }
+  if (took) conclude(req, res, false);
+  return took;
 }
 
 }  // namespace
@@ -122,6 +141,7 @@ struct Server::Impl {
   Listener listener;
   Settings settings;
   std::shared_ptr<Handler> handler;
+  std::shared_ptr<const FastPath> fast_path;  // null: every request goes to the handler
   std::mutex m;
   std::vector<ServerH3Controller> live;  // connections being served
   bool stopping = false;
@@ -140,10 +160,11 @@ struct Server::Impl {
 
   static asio::awaitable<void> serve_connection(std::shared_ptr<Impl> self,
                                                 ServerH3Controller ctl) {
-    ctl.on_request(
-        [handler = self->handler, ex = ctl.executor()](ServerRequest req, ServerResponse res) {
-          asio::co_spawn(ex, run_handler(handler, std::move(req), std::move(res)), asio::detached);
-        });
+    ctl.on_request([handler = self->handler, fast = self->fast_path, ex = ctl.executor()](
+                       ServerRequest req, ServerResponse res) {
+      if (fast && take_fast(*fast, req, res)) return;
+      asio::co_spawn(ex, run_handler(handler, std::move(req), std::move(res)), asio::detached);
+    });
     // With requests handed to on_request, this completes when the connection has ended.
     co_await ctl.async_accept(as_tuple(asio::use_awaitable));
     std::lock_guard lock(self->m);
@@ -151,11 +172,12 @@ struct Server::Impl {
   }
 };
 
-Server::Server(Listener listener, Settings settings, Handler handler)
+Server::Server(Listener listener, Settings settings, Handler handler, FastPath fast_path)
     : impl_(std::make_shared<Impl>()) {
   impl_->listener = std::move(listener);
   impl_->settings = std::move(settings);
   impl_->handler = std::make_shared<Handler>(std::move(handler));
+  if (fast_path) impl_->fast_path = std::make_shared<const FastPath>(std::move(fast_path));
 }
 
 asio::awaitable<void> Server::run() const {

@@ -765,6 +765,61 @@ TEST_F(H3Exchange, HandlerThatThrowsResetsTheStream) {
   EXPECT_EQ(out.then.body, "fine");
 }
 
+// A fast path answers what it takes, on the spot; what it declines goes to the handler; one it
+// took and left unanswered gets a 500; one it threw on is reset with H3_INTERNAL_ERROR.
+TEST_F(H3Exchange, FastPathAnswersOrDeclines) {
+  auto handled = std::make_shared<std::atomic<int>>(0);
+  const h3::Handler handler = [handled](h3::ServerRequest,
+                                        h3::ServerResponse res) -> awaitable<void> {
+    ++*handled;
+    co_await res.async_respond(200, {}, aq::Buffer::copy("handler"), use_awaitable);
+  };
+  const h3::FastPath fast = [](const h3::ServerRequest& req, const h3::ServerResponse& res) {
+    if (req.path() == "/fast") {
+      res.async_respond(200, {{"x-path", "fast"}}, aq::Buffer::copy("fast"), asio::detached);
+      return true;
+    }
+    if (req.path() == "/fast-silent") return true;
+    if (req.path() == "/fast-throws") throw std::runtime_error("fast path failed");
+    return false;
+  };
+  TestServer srv(io_, handler, {}, server_quic_settings(), fast);
+  struct Out {
+    Response fast, silent, other;
+    std::error_code thrown;
+    uint64_t thrown_code = 0;
+    Response after;
+  };
+  const auto out = io_.run(
+      [&]() -> awaitable<Out> {
+        Out o;
+        auto client = co_await connect(srv.port());
+        o.fast = co_await fetch(client, request("GET", srv.port(), "/fast"));
+        o.silent = co_await fetch(client, request("GET", srv.port(), "/fast-silent"));
+        o.other = co_await fetch(client, request("GET", srv.port(), "/other"));
+        auto [ec, res] = co_await client.async_request(request("GET", srv.port(), "/fast-throws"),
+                                                       std::nullopt, as_tuple(use_awaitable));
+        o.thrown = ec;
+        if (res.valid()) o.thrown_code = res.reset_code();
+        o.after = co_await fetch(client, request("GET", srv.port(), "/fast"));
+        client.close();
+        co_return o;
+      }(),
+      10s, "fast path");
+  EXPECT_FALSE(out.fast.ec) << out.fast.ec.message();
+  EXPECT_EQ(out.fast.status, 200);
+  EXPECT_EQ(out.fast.body, "fast");
+  EXPECT_EQ(h3::find(out.fast.headers, "x-path"), "fast");
+  EXPECT_FALSE(out.silent.ec) << out.silent.ec.message();
+  EXPECT_EQ(out.silent.status, 500);
+  EXPECT_EQ(out.other.status, 200);
+  EXPECT_EQ(out.other.body, "handler");
+  EXPECT_EQ(out.thrown, err(aq::errc::stream_reset)) << out.thrown.message();
+  EXPECT_EQ(out.thrown_code, h3::kInternalError);
+  EXPECT_EQ(out.after.body, "fast");
+  EXPECT_EQ(handled->load(), 1) << "only /other reaches the handler";
+}
+
 // serve() finishes what a returning handler left: 500 when nothing was sent, else the body.
 TEST_F(H3Exchange, HandlerThatReturnsEarly) {
   TestServer srv(io_, [](h3::ServerRequest req, h3::ServerResponse res) -> awaitable<void> {

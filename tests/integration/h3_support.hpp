@@ -286,19 +286,19 @@ inline aq::ClientSettings client_quic_settings() {
 
 // ------------------------------------------------------------------ server
 
-/// An h3::Server on 127.0.0.1:0 serving `handler`. The destructor stops it (connections closed)
-/// and waits, bounded, for run() to return.
+/// An h3::Server on 127.0.0.1:0 serving `handler` (behind `fast`, if given). The destructor
+/// stops it (connections closed) and waits, bounded, for run() to return.
 class TestServer {
  public:
   TestServer(Io& io, h3::Handler handler, const h3::Settings& h3s = {},
-             const aq::ServerSettings& quic = server_quic_settings())
+             const aq::ServerSettings& quic = server_quic_settings(), h3::FastPath fast = {})
       : io_(io) {
     std::error_code ec;
     const asio::ip::udp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
     listener_ = aq::listen(io.executor(), {&ep, 1}, quic, ec);
     if (ec) throw std::runtime_error("listen: " + ec.message());
     port_ = listener_.local_endpoints().at(0).port();
-    server_.emplace(listener_, h3s, std::move(handler));
+    server_.emplace(listener_, h3s, std::move(handler), std::move(fast));
     asio::co_spawn(io.executor(), server_->run(),
                    [p = done_](std::exception_ptr) { p->store(true); });
   }

@@ -118,9 +118,14 @@ int main(int argc, char** argv) {
   auto router = std::make_shared<const Router>(std::move(root), log);
   h3::Settings h3_settings;
   h3_settings.max_requests_per_connection = options->max_requests_per_connection;
-  h3::Server server(listener, h3_settings, [router](h3::ServerRequest req, h3::ServerResponse res) {
-    return router->handle(std::move(req), std::move(res));
-  });
+  h3::Server server(
+      listener, h3_settings,
+      [router](h3::ServerRequest req, h3::ServerResponse res) {
+        return router->handle(std::move(req), std::move(res));
+      },
+      [router](const h3::ServerRequest& req, const h3::ServerResponse& res) {
+        return router->answer_now(req, res);
+      });
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   asio::co_spawn(io, stop_on_signals(signals, server, options->drain_timeout, std::cout),

@@ -99,18 +99,24 @@ asio::awaitable<void> send_ranged(Reply& reply, const h3::ServerRequest& req,
   co_await send_body(reply, source, p.offset, p.length);
 }
 
+std::optional<WholeResponse> whole_response(const h3::ServerRequest& req,
+                                            std::string_view content_type,
+                                            const std::shared_ptr<const std::string>& body) {
+  RangedPlan p = plan_ranged(req, content_type, body->size());
+  if (!in_one_piece(p)) return std::nullopt;
+  WholeResponse w{p.status, std::move(p.fields), {}};
+  if (!p.head && p.length > 0) w.body = slice(body, p.offset, static_cast<size_t>(p.length));
+  return w;
+}
+
 asio::awaitable<void> send_ranged(Reply& reply, const h3::ServerRequest& req,
                                   std::string_view content_type,
                                   std::shared_ptr<const std::string> body) {
-  RangedPlan p = plan_ranged(req, content_type, body->size());
-  if (in_one_piece(p)) {
-    Buffer part;
-    if (!p.head && p.length > 0) {
-      part = slice(body, p.offset, static_cast<size_t>(p.length));
-    }
-    co_await reply.complete(p.status, std::move(p.fields), std::move(part));
+  if (auto w = whole_response(req, content_type, body)) {
+    co_await reply.complete(w->status, std::move(w->fields), std::move(w->body));
     co_return;
   }
+  RangedPlan p = plan_ranged(req, content_type, body->size());
   if (co_await reply.send_headers(p.status, std::move(p.fields))) co_return;
   const ChunkSource source = memory_source(std::move(body));
   co_await send_body(reply, source, p.offset, p.length);

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -48,5 +49,20 @@ asio::awaitable<void> send_ranged(Reply& reply, const h3::ServerRequest& req,
 asio::awaitable<void> send_ranged(Reply& reply, const h3::ServerRequest& req,
                                   std::string_view content_type,
                                   std::shared_ptr<const std::string> body);
+
+/// What send_ranged answers for a body held in memory, when it goes out in one operation
+/// (HEAD, or a body or range of up to kBodyChunk): status, header section (without `server`)
+/// and the body, a slice sharing `body`.
+struct WholeResponse {
+  int status = 200;
+  h3::Fields fields;
+  Buffer body;
+};
+
+/// The WholeResponse for a GET or HEAD of `body`, or nothing if the response takes more than
+/// one operation.
+std::optional<WholeResponse> whole_response(const h3::ServerRequest& req,
+                                            std::string_view content_type,
+                                            const std::shared_ptr<const std::string>& body);
 
 }  // namespace asioquic::tools

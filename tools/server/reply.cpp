@@ -9,15 +9,10 @@ namespace asioquic::tools {
 
 using asio::experimental::as_tuple;
 
-namespace {
-
-// The `server` field every response carries, built once.
-const h3::Field& server_field() {
+const h3::Field& Reply::server_field() {
   static const h3::Field field{"server", "asioquic-server/" + std::string(kVersion)};
   return field;
 }
-
-}  // namespace
 
 std::error_code Reply::note(std::error_code ec) {
   if (ec && !error_) error_ = ec;

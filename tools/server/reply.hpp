@@ -32,6 +32,11 @@ class Reply {
   /// Headers (as given, plus `server`), `body` and the end in one operation, so that they
   /// leave in as few packets as possible. Returns the first error.
   asio::awaitable<std::error_code> complete(int status, h3::Fields fields, Buffer body);
+  /// complete() for a caller that is not a coroutine (h3::FastPath): starts the same operation
+  /// and, once it completes, calls `done(reply)` with the reply (moved along with the
+  /// operation) holding its status, body bytes and error.
+  template <typename Done>
+  static void complete_then(Reply reply, int status, h3::Fields fields, Buffer body, Done done);
 
   /// Abandons the response (RESET_STREAM with H3_INTERNAL_ERROR) after `why` made the rest of
   /// the body unavailable; `why` is kept as the error.
@@ -44,11 +49,28 @@ class Reply {
  private:
   /// Keeps `ec` if it is the first error; returns it.
   std::error_code note(std::error_code ec);
+  /// The `server` field every response carries.
+  static const h3::Field& server_field();
 
   h3::ServerResponse res_;
   int status_ = 0;
   uint64_t body_bytes_ = 0;
   std::error_code error_;
 };
+
+template <typename Done>
+void Reply::complete_then(Reply reply, int status, h3::Fields fields, Buffer body, Done done) {
+  reply.status_ = status;
+  fields.push_back(server_field());
+  const size_t n = body.size();
+  const h3::ServerResponse res = reply.res_;
+  res.async_respond(
+      status, std::move(fields), std::move(body),
+      [reply = std::move(reply), n, done = std::move(done)](std::error_code ec) mutable {
+        if (!ec) reply.body_bytes_ += n;
+        reply.note(ec);
+        done(reply);
+      });
+}
 
 }  // namespace asioquic::tools

@@ -51,6 +51,22 @@ asio::awaitable<void> Router::handle(h3::ServerRequest req, h3::ServerResponse r
   log_.write(req, reply, std::chrono::steady_clock::now() - start);
 }
 
+bool Router::answer_now(const h3::ServerRequest& req, const h3::ServerResponse& res) const {
+  if (!files_) return false;
+  const std::string_view method = req.method();
+  if (method != "GET" && method != "HEAD") return false;
+  auto hit = files_->cached(req);
+  if (!hit.contents) return false;
+  auto w = whole_response(req, hit.type, hit.contents);
+  if (!w) return false;
+  const auto start = std::chrono::steady_clock::now();
+  Reply::complete_then(Reply(res), w->status, std::move(w->fields), std::move(w->body),
+                       [this, req, start](const Reply& reply) {
+                         log_.write(req, reply, std::chrono::steady_clock::now() - start);
+                       });
+  return true;
+}
+
 // Not a coroutine: it returns the answering coroutine, so a request costs one frame fewer.
 asio::awaitable<void> Router::dispatch(const h3::ServerRequest& req, Reply& reply) const {
   const std::string_view method = req.method();
