@@ -151,6 +151,9 @@ class Connection {
   // ----- misc
   ConnectionStats stats() const;
   Waker waker() const;
+  /// Schedules a turn, as waker().wake() does, without making a handle (whose weak reference
+  /// costs atomic operations): for code already running on the connection's executor.
+  void wake();
   /// The connection's executor (a strand): post here to touch application state from outside
   /// a callback; then wake() the worker if there is something to send.
   asio::any_io_executor executor() const;

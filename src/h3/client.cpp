@@ -33,7 +33,7 @@ void ClientRequest::response(
     const std::shared_ptr<detail::Stream>& s,
     asioquic::detail::Completion<void(std::error_code, ClientResponse)> c) {
   asio::post(s->driver->executor(),
-             [s, c = std::move(c)]() mutable { s->driver->response(s, std::move(c)); });
+             [s = s, c = std::move(c)]() mutable { s->driver->response(s, std::move(c)); });
 }
 
 asio::any_io_executor ClientH3Controller::executor_of(const std::shared_ptr<Driver>& d) {
@@ -43,15 +43,16 @@ asio::any_io_executor ClientH3Controller::executor_of(const std::shared_ptr<Driv
 void ClientH3Controller::request(
     const std::shared_ptr<Driver>& d, Fields f, std::optional<Buffer> b,
     asioquic::detail::Completion<void(std::error_code, ClientResponse)> c) {
-  asio::post(d->executor(), [d, f = std::move(f), b = std::move(b), c = std::move(c)]() mutable {
-    d->request(std::move(f), std::move(b), std::move(c));
-  });
+  asio::post(d->executor(),
+             [d = d, f = std::move(f), b = std::move(b), c = std::move(c)]() mutable {
+               d->request(std::move(f), std::move(b), std::move(c));
+             });
 }
 
 void ClientH3Controller::open(
     const std::shared_ptr<Driver>& d, Fields f,
     asioquic::detail::Completion<void(std::error_code, ClientRequest)> c) {
-  asio::post(d->executor(), [d, f = std::move(f), c = std::move(c)]() mutable {
+  asio::post(d->executor(), [d = d, f = std::move(f), c = std::move(c)]() mutable {
     d->open(std::move(f), std::move(c));
   });
 }

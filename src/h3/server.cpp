@@ -44,10 +44,10 @@ const std::string& ServerRequest::connection_trace_id() const {
 
 void ServerResponse::respond(const std::shared_ptr<detail::Stream>& s, int status, Fields fields,
                              Buffer body, asioquic::detail::Completion<void(std::error_code)> c) {
-  asio::post(s->driver->executor(),
-             [s, status, f = std::move(fields), b = std::move(body), c = std::move(c)]() mutable {
-               s->driver->respond(s, status, std::move(f), std::move(b), std::move(c));
-             });
+  asio::post(s->driver->executor(), [s = s, status, f = std::move(fields), b = std::move(body),
+                                     c = std::move(c)]() mutable {
+    s->driver->respond(s, status, std::move(f), std::move(b), std::move(c));
+  });
 }
 
 void ServerResponse::set_priority(const Priority& p) const {
@@ -63,7 +63,7 @@ asio::any_io_executor ServerH3Controller::executor_of(const std::shared_ptr<Driv
 void ServerH3Controller::accept(
     const std::shared_ptr<Driver>& d,
     asioquic::detail::Completion<void(std::error_code, ServerRequest, ServerResponse)> c) {
-  asio::post(d->executor(), [d, c = std::move(c)]() mutable { d->accept(std::move(c)); });
+  asio::post(d->executor(), [d = d, c = std::move(c)]() mutable { d->accept(std::move(c)); });
 }
 
 void ServerH3Controller::on_request(std::function<void(ServerRequest, ServerResponse)> fn) const {
@@ -108,7 +108,7 @@ void conclude(const ServerRequest& req, const ServerResponse& res, bool threw) {
     return;
   }
   const auto& s = detail::ServerOps::stream(res);
-  asio::post(s->driver->executor(), [s] { s->driver->complete_response(s); });
+  asio::post(s->driver->executor(), [s = s] { s->driver->complete_response(s); });
 }
 
 asio::awaitable<void> run_handler(std::shared_ptr<Handler> handler, ServerRequest req,

@@ -45,7 +45,7 @@ class ConnectionTransport final : public Transport {
   int64_t open_uni_stream(std::error_code& ec) override { return c_->open_uni_stream(ec); }
   int64_t open_bidi_stream(std::error_code& ec) override { return c_->open_bidi_stream(ec); }
   void close(uint64_t code, std::string_view reason) override { c_->close(code, reason); }
-  void wake() override { c_->waker().wake(); }
+  void wake() override { c_->wake(); }
   const std::string& trace_id() const override { return c_->trace_id(); }
   asio::any_io_executor executor() const override { return c_->executor(); }
 

@@ -142,6 +142,10 @@ Waker Connection::waker() const {
   return Waker(w_.weak_from_this());
 }
 
+void Connection::wake() {
+  w_.wake();
+}
+
 asio::any_io_executor Connection::executor() const {
   return w_.executor();
 }
