@@ -52,12 +52,18 @@ asio::awaitable<void> Router::handle(h3::ServerRequest req, h3::ServerResponse r
 }
 
 bool Router::answer_now(const h3::ServerRequest& req, const h3::ServerResponse& res) const {
-  if (!files_) return false;
   const std::string_view method = req.method();
   if (method != "GET" && method != "HEAD") return false;
-  auto hit = files_->cached(req);
-  if (!hit.contents) return false;
-  auto w = whole_response(req, hit.type, hit.contents);
+  // Neither the cache nor the demo holds these paths; checked anyway, as dispatch() orders them.
+  const std::string_view path = target_path(req.path());
+  if (path == "/upload" || path.starts_with("/bytes/")) return false;
+  std::optional<WholeResponse> w;
+  if (files_) {
+    if (auto hit = files_->cached(req); hit.contents)
+      w = whole_response(req, hit.type, hit.contents);
+  } else if (const DemoSite::Resource* r = demo_.find(path)) {
+    w = whole_response(req, r->content_type, r->body);
+  }
   if (!w) return false;
   const auto start = std::chrono::steady_clock::now();
   Reply::complete_then(Reply(res), w->status, std::move(w->fields), std::move(w->body),

@@ -31,8 +31,8 @@ class Router {
   asio::awaitable<void> handle(h3::ServerRequest req, h3::ServerResponse res) const;
 
   /// The h3::FastPath in front of handle(): answers and logs, without a coroutine, a GET or
-  /// HEAD of a file held in memory whose response goes out in one operation; returns false
-  /// for every other request.
+  /// HEAD of a cached file or a demo resource whose response goes out in one operation;
+  /// returns false for every other request.
   bool answer_now(const h3::ServerRequest& req, const h3::ServerResponse& res) const;
 
  private:
