@@ -53,6 +53,12 @@ bool in_one_piece(const RangedPlan& p) {
   return p.head || p.length <= kBodyChunk;
 }
 
+// The body of a one-piece plan over `body`: the slice it names, empty for HEAD or no bytes.
+Buffer one_piece_body(const RangedPlan& p, const std::shared_ptr<const std::string>& body) {
+  if (p.head || p.length == 0) return {};
+  return slice(body, p.offset, static_cast<size_t>(p.length));
+}
+
 }  // namespace
 
 ChunkSource memory_source(std::shared_ptr<const std::string> body) {
@@ -104,19 +110,19 @@ std::optional<WholeResponse> whole_response(const h3::ServerRequest& req,
                                             const std::shared_ptr<const std::string>& body) {
   RangedPlan p = plan_ranged(req, content_type, body->size());
   if (!in_one_piece(p)) return std::nullopt;
-  WholeResponse w{p.status, std::move(p.fields), {}};
-  if (!p.head && p.length > 0) w.body = slice(body, p.offset, static_cast<size_t>(p.length));
-  return w;
+  Buffer part = one_piece_body(p, body);
+  return WholeResponse{p.status, std::move(p.fields), std::move(part)};
 }
 
 asio::awaitable<void> send_ranged(Reply& reply, const h3::ServerRequest& req,
                                   std::string_view content_type,
                                   std::shared_ptr<const std::string> body) {
-  if (auto w = whole_response(req, content_type, body)) {
-    co_await reply.complete(w->status, std::move(w->fields), std::move(w->body));
+  RangedPlan p = plan_ranged(req, content_type, body->size());
+  if (in_one_piece(p)) {
+    Buffer part = one_piece_body(p, body);
+    co_await reply.complete(p.status, std::move(p.fields), std::move(part));
     co_return;
   }
-  RangedPlan p = plan_ranged(req, content_type, body->size());
   if (co_await reply.send_headers(p.status, std::move(p.fields))) co_return;
   const ChunkSource source = memory_source(std::move(body));
   co_await send_body(reply, source, p.offset, p.length);

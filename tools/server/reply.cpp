@@ -9,9 +9,15 @@ namespace asioquic::tools {
 
 using asio::experimental::as_tuple;
 
-const h3::Field& Reply::server_field() {
-  static const h3::Field field{"server", "asioquic-server/" + std::string(kVersion)};
-  return field;
+void Reply::begin(int status, h3::Fields& fields) {
+  static const h3::Field server{"server", "asioquic-server/" + std::string(kVersion)};
+  status_ = status;
+  fields.push_back(server);
+}
+
+std::error_code Reply::sent(size_t n, std::error_code ec) {
+  if (!ec) body_bytes_ += n;
+  return note(ec);
 }
 
 std::error_code Reply::note(std::error_code ec) {
@@ -20,8 +26,7 @@ std::error_code Reply::note(std::error_code ec) {
 }
 
 asio::awaitable<std::error_code> Reply::send_headers(int status, h3::Fields fields) {
-  status_ = status;
-  fields.push_back(server_field());
+  begin(status, fields);
   auto [ec] =
       co_await res_.async_send_headers(status, std::move(fields), as_tuple(asio::use_awaitable));
   co_return note(ec);
@@ -30,8 +35,7 @@ asio::awaitable<std::error_code> Reply::send_headers(int status, h3::Fields fiel
 asio::awaitable<std::error_code> Reply::write(Buffer chunk) {
   const size_t n = chunk.size();
   auto [ec] = co_await res_.async_write(std::move(chunk), as_tuple(asio::use_awaitable));
-  if (!ec) body_bytes_ += n;
-  co_return note(ec);
+  co_return sent(n, ec);
 }
 
 asio::awaitable<std::error_code> Reply::finish() {
@@ -55,13 +59,11 @@ asio::awaitable<std::error_code> Reply::respond(int status, h3::Fields fields, s
 }
 
 asio::awaitable<std::error_code> Reply::complete(int status, h3::Fields fields, Buffer body) {
-  status_ = status;
-  fields.push_back(server_field());
+  begin(status, fields);
   const size_t n = body.size();
   auto [ec] = co_await res_.async_respond(status, std::move(fields), std::move(body),
                                           as_tuple(asio::use_awaitable));
-  if (!ec) body_bytes_ += n;
-  co_return note(ec);
+  co_return sent(n, ec);
 }
 
 }  // namespace asioquic::tools

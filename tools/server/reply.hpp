@@ -49,8 +49,10 @@ class Reply {
  private:
   /// Keeps `ec` if it is the first error; returns it.
   std::error_code note(std::error_code ec);
-  /// The `server` field every response carries.
-  static const h3::Field& server_field();
+  /// Records `status` as sent and adds the `server` field every response carries to `fields`.
+  void begin(int status, h3::Fields& fields);
+  /// After sending `n` body bytes: counts them unless `ec`, and notes `ec`; returns it.
+  std::error_code sent(size_t n, std::error_code ec);
 
   h3::ServerResponse res_;
   int status_ = 0;
@@ -60,15 +62,13 @@ class Reply {
 
 template <typename Done>
 void Reply::complete_then(Reply reply, int status, h3::Fields fields, Buffer body, Done done) {
-  reply.status_ = status;
-  fields.push_back(server_field());
+  reply.begin(status, fields);
   const size_t n = body.size();
   const h3::ServerResponse res = reply.res_;
   res.async_respond(
       status, std::move(fields), std::move(body),
       [reply = std::move(reply), n, done = std::move(done)](std::error_code ec) mutable {
-        if (!ec) reply.body_bytes_ += n;
-        reply.note(ec);
+        reply.sent(n, ec);
         done(reply);
       });
 }

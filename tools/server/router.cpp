@@ -10,6 +10,10 @@
 namespace asioquic::tools {
 namespace {
 
+// The built-in endpoints, which dispatch() answers before files and the demo.
+constexpr std::string_view kUploadPath = "/upload";
+constexpr std::string_view kBytesPrefix = "/bytes/";
+
 // A short plain-text response; `allow`, if not empty, is sent as the `allow` field.
 asio::awaitable<void> text(const h3::ServerRequest& req, Reply& reply, int status, std::string body,
                            std::string allow) {
@@ -56,10 +60,10 @@ bool Router::answer_now(const h3::ServerRequest& req, const h3::ServerResponse& 
   if (method != "GET" && method != "HEAD") return false;
   // Neither the cache nor the demo holds these paths; checked anyway, as dispatch() orders them.
   const std::string_view path = target_path(req.path());
-  if (path == "/upload" || path.starts_with("/bytes/")) return false;
+  if (path == kUploadPath || path.starts_with(kBytesPrefix)) return false;
   std::optional<WholeResponse> w;
   if (files_) {
-    if (auto hit = files_->cached(req); hit.contents)
+    if (auto hit = files_->cached(path); hit.contents)
       w = whole_response(req, hit.type, hit.contents);
   } else if (const DemoSite::Resource* r = demo_.find(path)) {
     w = whole_response(req, r->content_type, r->body);
@@ -78,13 +82,13 @@ asio::awaitable<void> Router::dispatch(const h3::ServerRequest& req, Reply& repl
   const std::string_view method = req.method();
   const std::string_view path = target_path(req.path());
   const bool get_or_head = method == "GET" || method == "HEAD";
-  if (path == "/upload") {
+  if (path == kUploadPath) {
     if (method != "POST" && method != "PUT") return method_not_allowed(req, reply, "POST, PUT");
     return serve_upload(req, reply);
   }
-  if (path.starts_with("/bytes/")) {
+  if (path.starts_with(kBytesPrefix)) {
     if (!get_or_head) return method_not_allowed(req, reply, "GET, HEAD");
-    const auto n = parse_count(path.substr(7));
+    const auto n = parse_count(path.substr(kBytesPrefix.size()));
     if (!n) return text(req, reply, 400, "usage: /bytes/N with N a decimal count", "");
     return send_pattern(req, reply, pattern_, *n);
   }

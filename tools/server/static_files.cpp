@@ -42,15 +42,15 @@ StaticFiles::Target StaticFiles::resolve(std::string_view request_path) const {
   return t;
 }
 
+FileCache::Hit StaticFiles::cached(std::string_view path) const {
+  return cache_->find(path, FileCache::Clock::now());
+}
+
 // Not a coroutine: it picks the one that answers, so a cached file costs a single frame (the
 // memory send_ranged's) and the rarer paths (disk, directories, errors) live in
 // serve_uncached's.
-FileCache::Hit StaticFiles::cached(const h3::ServerRequest& req) const {
-  return cache_->find(target_path(req.path()), FileCache::Clock::now());
-}
-
 asio::awaitable<void> StaticFiles::serve(const h3::ServerRequest& req, Reply& reply) const {
-  if (auto hit = cached(req); hit.contents)
+  if (auto hit = cached(target_path(req.path())); hit.contents)
     return send_ranged(reply, req, hit.type, std::move(hit.contents));
   return serve_uncached(req, reply, resolve(req.path()));
 }

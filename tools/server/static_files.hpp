@@ -28,9 +28,9 @@ class StaticFiles {
   /// other errors. Send errors are kept in `reply`. Files up to 64 KiB are served from memory
   /// for up to a second after they were read (FileCache).
   asio::awaitable<void> serve(const h3::ServerRequest& req, Reply& reply) const;
-  /// The cached contents the request's path names (a null `contents` if there are none): what
-  /// serve() would send without reading the disk.
-  FileCache::Hit cached(const h3::ServerRequest& req) const;
+  /// The cached contents for a request's `path` without its query (target_path(); a null
+  /// `contents` if there are none): what serve() would send without reading the disk.
+  FileCache::Hit cached(std::string_view path) const;
 
  private:
   // A request's path mapped under the root, or why it cannot be (status != 0).
