@@ -398,11 +398,10 @@ TEST_F(H3Exchange, ContentLengthMismatch) {
         Out out;
         auto client = co_await connect(srv.port());
         h3::Fields cl{{"content-length", "100"}};
-        auto [ec, res] =
-            co_await client.async_request(request("POST", srv.port(), "/lying-request", cl),
-                                          aq::Buffer::copy("short"), as_tuple(use_awaitable));
-        out.lying_request.ec = ec;
-        if (res.valid()) out.request_code = res.reset_code();
+        const Refusal lying = co_await request_refusal(
+            client, request("POST", srv.port(), "/lying-request", cl), aq::Buffer::copy("short"));
+        out.lying_request.ec = lying.ec;
+        out.request_code = lying.code;
         out.lying_response = co_await fetch(client, request("GET", srv.port(), "/lying-response"));
         out.after =
             co_await fetch(client, request("POST", srv.port(), "/after"), aq::Buffer::copy("fine"));
@@ -740,10 +739,10 @@ TEST_F(H3Exchange, HandlerThatThrowsResetsTheStream) {
       [&]() -> awaitable<Out> {
         Out o;
         auto client = co_await connect(srv.port());
-        auto [ec, res] = co_await client.async_request(
-            request("GET", srv.port(), "/before-headers"), std::nullopt, as_tuple(use_awaitable));
-        o.before = ec;
-        if (res.valid()) o.before_code = res.reset_code();
+        const Refusal before =
+            co_await request_refusal(client, request("GET", srv.port(), "/before-headers"));
+        o.before = before.ec;
+        o.before_code = before.code;
         auto [ec2, res2] = co_await client.async_request(
             request("GET", srv.port(), "/after-headers"), std::nullopt, as_tuple(use_awaitable));
         o.after_request = ec2;
@@ -797,10 +796,10 @@ TEST_F(H3Exchange, FastPathAnswersOrDeclines) {
         o.fast = co_await fetch(client, request("GET", srv.port(), "/fast"));
         o.silent = co_await fetch(client, request("GET", srv.port(), "/fast-silent"));
         o.other = co_await fetch(client, request("GET", srv.port(), "/other"));
-        auto [ec, res] = co_await client.async_request(request("GET", srv.port(), "/fast-throws"),
-                                                       std::nullopt, as_tuple(use_awaitable));
-        o.thrown = ec;
-        if (res.valid()) o.thrown_code = res.reset_code();
+        const Refusal thrown =
+            co_await request_refusal(client, request("GET", srv.port(), "/fast-throws"));
+        o.thrown = thrown.ec;
+        o.thrown_code = thrown.code;
         o.after = co_await fetch(client, request("GET", srv.port(), "/fast"));
         client.close();
         co_return o;

@@ -68,10 +68,10 @@ TEST_F(H3Load, RequestHeaderSectionOverTheLimit) {
         // cancellation, and the client closed the connection with QPACK_DECODER_STREAM_ERROR).
         out.before = co_await fetch(client, request("GET", srv.port(), "/before"));
         h3::Fields extra{{"x-big", std::string(8000, 'a')}};
-        auto [ec, res] = co_await client.async_request(request("GET", srv.port(), "/h", extra),
-                                                       std::nullopt, as_tuple(use_awaitable));
-        out.big = ec;
-        if (res.valid()) out.big_code = res.reset_code();
+        const Refusal big =
+            co_await request_refusal(client, request("GET", srv.port(), "/h", extra));
+        out.big = big.ec;
+        out.big_code = big.code;
         // The limit applies to trailers too.
         auto [ec2, req] =
             co_await client.async_open(request("POST", srv.port(), "/t"), as_tuple(use_awaitable));

@@ -373,6 +373,24 @@ inline awaitable<Response> fetch(h3::ClientH3Controller client, h3::Fields field
   co_return r;
 }
 
+/// How a request that the server refuses or resets failed: the request's error and, when the
+/// server reset the stream, its RESET_STREAM code.
+struct Refusal {
+  std::error_code ec;
+  uint64_t code = 0;
+};
+
+/// Sends a request (optional body) expected to fail before its response; reads no body.
+inline awaitable<Refusal> request_refusal(h3::ClientH3Controller client, h3::Fields fields,
+                                          std::optional<aq::Buffer> body = std::nullopt) {
+  auto [ec, res] =
+      co_await client.async_request(std::move(fields), std::move(body), as_tuple(use_awaitable));
+  Refusal r;
+  r.ec = ec;
+  if (res.valid()) r.code = res.reset_code();
+  co_return r;
+}
+
 /// Connects, makes one GET for `path` and closes: a whole one-request connection.
 inline awaitable<Response> get_once(uint16_t port, std::string path,
                                     aq::ClientSettings quic = client_quic_settings()) {
