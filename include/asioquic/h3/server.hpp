@@ -177,7 +177,7 @@ using FastPath = std::function<bool(const ServerRequest&, const ServerResponse&)
 /// true, or returns false and the handler gets the request. A request it took is finished, as a
 /// handler's is, once it returns; if it throws, the stream is reset with H3_INTERNAL_ERROR.
 /// It saves a handler's coroutine frames and executor hops: for a small file from memory,
-/// about an eighth of the server's CPU per request (BENCHMARKS.md).
+/// about a tenth of the server's instructions per request (BENCHMARKS.md).
 ///
 /// Copyable handle; shutdown() and stop() may be called from any thread.
 class Server {
