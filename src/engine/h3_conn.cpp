@@ -2,9 +2,11 @@
 
 #include <nghttp3/nghttp3.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstddef>
+#include <cstring>
 #include <string_view>
 #include <vector>
 
@@ -25,26 +27,33 @@ std::string_view view(nghttp3_rcbuf* b) {
   return {reinterpret_cast<const char*>(v.base), v.len};
 }
 
-nghttp3_nv nv(std::string_view name, std::string_view value) {
+nghttp3_nv nv(std::string_view name, std::string_view value, uint8_t flags) {
   return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
           reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-          NGHTTP3_NV_FLAG_NONE};
+          flags};
 }
 
-// A header section as nghttp3 takes it, optionally led by ":status". nghttp3 copies the fields
-// it is given, so the array may point into the caller's strings; a usual section fits in place.
+// A header section as nghttp3 takes it, optionally led by ":status". Copied fields may point
+// into the caller's strings for the duration of the call. Borrowed ones keep their values in
+// the caller's strings until nghttp3 has sent them, which spares a copy per value; names are
+// copied either way, as nghttp3 lowercases them only when it copies them.
 class NvArray {
  public:
-  explicit NvArray(const h3::Fields& fields, int status = 0) {
+  enum class Mode { copied, borrowed };
+  NvArray(const h3::Fields& fields, Mode mode, int status = 0) {
     const size_t n = fields.size() + (status != 0 ? 1 : 0);
     if (n > inline_.size()) heap_.resize(n);
     data_ = n > inline_.size() ? heap_.data() : inline_.data();
     if (status != 0) {
       const auto end = std::to_chars(status_.data(), status_.data() + status_.size(), status).ptr;
-      data_[size_++] = nv(":status", std::string_view(status_.data(), end - status_.data()));
+      data_[size_++] = nv(":status", std::string_view(status_.data(), end - status_.data()),
+                          NGHTTP3_NV_FLAG_NO_COPY_NAME);
     }
-    for (const auto& f : fields)
-      data_[size_++] = nv(f.name, f.value);
+    for (const auto& f : fields) {
+      uint8_t flags = NGHTTP3_NV_FLAG_NONE;
+      if (mode == Mode::borrowed) flags = NGHTTP3_NV_FLAG_NO_COPY_VALUE;
+      data_[size_++] = nv(f.name, f.value, flags);
+    }
   }
   NvArray(const NvArray&) = delete;
   NvArray& operator=(const NvArray&) = delete;
@@ -235,26 +244,26 @@ bool H3Conn::is_writable(int64_t id) const {
 }
 
 bool H3Conn::submit_request(int64_t id, const h3::Fields& fields, bool has_body) {
-  const NvArray nva(fields);
+  const NvArray nva(fields, NvArray::Mode::borrowed);
   const nghttp3_data_reader dr{Callbacks::read_data};
   return nghttp3_conn_submit_request(conn_, id, nva.data(), nva.size(), has_body ? &dr : nullptr,
                                      nullptr) == 0;
 }
 
 bool H3Conn::submit_response(int64_t id, int status, const h3::Fields& fields, bool has_body) {
-  const NvArray nva(fields, status);
+  const NvArray nva(fields, NvArray::Mode::borrowed, status);
   const nghttp3_data_reader dr{Callbacks::read_data};
   return nghttp3_conn_submit_response(conn_, id, nva.data(), nva.size(),
                                       has_body ? &dr : nullptr) == 0;
 }
 
 bool H3Conn::submit_info(int64_t id, int status, const h3::Fields& fields) {
-  const NvArray nva(fields, status);
+  const NvArray nva(fields, NvArray::Mode::copied, status);
   return nghttp3_conn_submit_info(conn_, id, nva.data(), nva.size()) == 0;
 }
 
 bool H3Conn::submit_trailers(int64_t id, const h3::Fields& fields) {
-  const NvArray nva(fields);
+  const NvArray nva(fields, NvArray::Mode::borrowed);
   return nghttp3_conn_submit_trailers(conn_, id, nva.data(), nva.size()) == 0;
 }
 

@@ -98,6 +98,9 @@ class H3Conn {
   /// Submit a request (client) or response / informational response (server; `status` goes
   /// first, as ":status"). With `has_body`, read_body() is asked for the body; otherwise the
   /// stream ends after the headers. Return false if the engine rejects the fields or the stream.
+  /// The engine keeps pointers into the strings of a request's, a response's and a trailer
+  /// section's `fields` until it has sent them: they must stay in place, unchanged, until the
+  /// stream closes. submit_info() copies them.
   bool submit_request(int64_t id, const h3::Fields& fields, bool has_body);
   bool submit_response(int64_t id, int status, const h3::Fields& fields, bool has_body);
   bool submit_info(int64_t id, int status, const h3::Fields& fields);

@@ -1,6 +1,5 @@
 // Client face of the HTTP/3 driver: request_fields, ClientResponse, ClientRequest,
 // ClientH3Controller, ClientH3Driver and async_connect().
-#include <asio/post.hpp>
 
 #include "h3/driver.hpp"
 
@@ -32,8 +31,7 @@ const Fields& ClientResponse::headers() const {
 void ClientRequest::response(
     const std::shared_ptr<detail::Stream>& s,
     asioquic::detail::Completion<void(std::error_code, ClientResponse)> c) {
-  asio::post(s->driver->executor(),
-             [s = s, c = std::move(c)]() mutable { s->driver->response(s, std::move(c)); });
+  s->driver->post([s = s, c = std::move(c)]() mutable { s->driver->response(s, std::move(c)); });
 }
 
 asio::any_io_executor ClientH3Controller::executor_of(const std::shared_ptr<Driver>& d) {
@@ -43,16 +41,15 @@ asio::any_io_executor ClientH3Controller::executor_of(const std::shared_ptr<Driv
 void ClientH3Controller::request(
     const std::shared_ptr<Driver>& d, Fields f, std::optional<Buffer> b,
     asioquic::detail::Completion<void(std::error_code, ClientResponse)> c) {
-  asio::post(d->executor(),
-             [d = d, f = std::move(f), b = std::move(b), c = std::move(c)]() mutable {
-               d->request(std::move(f), std::move(b), std::move(c));
-             });
+  d->post([d = d, f = std::move(f), b = std::move(b), c = std::move(c)]() mutable {
+    d->request(std::move(f), std::move(b), std::move(c));
+  });
 }
 
 void ClientH3Controller::open(
     const std::shared_ptr<Driver>& d, Fields f,
     asioquic::detail::Completion<void(std::error_code, ClientRequest)> c) {
-  asio::post(d->executor(), [d = d, f = std::move(f), c = std::move(c)]() mutable {
+  d->post([d = d, f = std::move(f), c = std::move(c)]() mutable {
     d->open(std::move(f), std::move(c));
   });
 }
@@ -60,11 +57,11 @@ void ClientH3Controller::open(
 void ClientH3Controller::shutdown() const {
   // A client has nothing to drain but its own requests: stop taking new ones and close when
   // the running ones are done.
-  asio::post(d_->executor(), [d = d_] { d->shutdown(std::chrono::hours(24)); });
+  d_->post([d = d_] { d->shutdown(std::chrono::hours(24)); });
 }
 
 void ClientH3Controller::close(uint64_t code) const {
-  asio::post(d_->executor(), [d = d_, code] { d->close(code); });
+  d_->post([d = d_, code] { d->close(code); });
 }
 
 // ------------------------------------------------------------------ ClientH3Driver

@@ -25,12 +25,29 @@ bool is_request_stream(int64_t id) {
 }  // namespace
 
 Driver::Driver(bool server, const Settings& settings, asio::any_io_executor ex)
-    : server_(server), settings_(settings), ex_(std::move(ex)) {}
+    : server_(server), settings_(settings) {
+  if (ex) set_executor(std::move(ex));
+}
+
+void Driver::set_executor(asio::any_io_executor ex) {
+  ex_ = std::move(ex);
+  post_ex_ = asio::prefer(asio::require(ex_, asio::execution::blocking.never),
+                          asio::execution::relationship.fork);
+}
 
 const std::shared_ptr<Stream>& Driver::find(int64_t id) const {
   static const std::shared_ptr<Stream> none;
+  if (id == found_id_) return *found_;
   auto it = streams_.find(id);
-  return it == streams_.end() ? none : it->second;
+  if (it == streams_.end()) return none;
+  found_id_ = id;
+  found_ = &it->second;
+  return it->second;
+}
+
+void Driver::forget(int64_t id) {
+  if (id == found_id_) found_id_ = -1;
+  streams_.erase(id);
 }
 
 void Driver::wake() {
@@ -39,7 +56,7 @@ void Driver::wake() {
 
 bool Driver::ensure_engine(Transport& conn) {
   conn_ = &conn;
-  if (!ex_) ex_ = conn.executor();
+  if (!ex_) set_executor(conn.executor());
   if (h3_) return true;
   trace_id_ = conn.trace_id();
   engine::H3ConnSettings s;
@@ -110,6 +127,7 @@ void Driver::on_close(std::error_code result) {
   if (timer_) timer_->cancel();
   auto streams = std::move(streams_);
   streams_.clear();
+  found_id_ = -1;
   for (auto& [id, s] : streams)
     end_stream_with(s, close_error_);
   for (auto& c : accept_waiters_)
@@ -388,7 +406,7 @@ void Driver::on_end_stream(int64_t id) {
 void Driver::on_stream_close(int64_t id, uint64_t code) {
   auto s = find(id);
   if (!s) return;
-  streams_.erase(id);
+  forget(id);
   s->closed = true;
   credit(*s, static_cast<size_t>(s->uncredited));  // unread body: the connection needs it back
   if (!s->fin && !s->reset) {
@@ -625,12 +643,13 @@ void Driver::try_open() {
       if (!p.body->empty()) s->out.push_back(std::move(*p.body));
       s->finish_requested = true;
     }
-    s->submitted = h3_->submit_request(id, p.fields, has_body);
+    s->sent_headers = std::move(p.fields);
+    s->submitted = h3_->submit_request(id, s->sent_headers, has_body);
     if (!s->submitted) {
       const auto bad = make_error_code(errc::malformed_message);
       std::error_code ignored;
       conn_->stream_reset(id, kInternalError, ignored);
-      streams_.erase(id);
+      forget(id);
       if (p.response) p.response.complete(bad, ClientResponse());
       if (p.opened) p.opened.complete(bad, ClientRequest());
       continue;
@@ -689,7 +708,7 @@ void Driver::write(const std::shared_ptr<Stream>& s, Buffer data,
 
 void Driver::respond(const std::shared_ptr<Stream>& s, int status, Fields fields, Buffer body,
                      Completion<void(std::error_code)> c) {
-  if (auto ec = submit_headers(s, status, fields)) return c.complete(ec);
+  if (auto ec = submit_headers(s, status, std::move(fields))) return c.complete(ec);
   if (auto ec = queue_body(s, std::move(body))) return c.complete(ec);
   finish(s, {}, std::move(c));
 }
@@ -706,7 +725,8 @@ void Driver::finish(const std::shared_ptr<Stream>& s, Fields trailers,
   s->finish_waiter = std::move(c);
   if (!trailers.empty()) {
     s->has_trailers = true;
-    if (!h3_->submit_trailers(s->id, trailers)) {
+    s->sent_trailers = std::move(trailers);
+    if (!h3_->submit_trailers(s->id, s->sent_trailers)) {
       s->finish_waiter.complete(make_error_code(errc::malformed_message));
       return reset_stream(s, kInternalError);
     }
@@ -717,11 +737,11 @@ void Driver::finish(const std::shared_ptr<Stream>& s, Fields trailers,
 
 void Driver::send_headers(const std::shared_ptr<Stream>& s, int status, Fields fields,
                           Completion<void(std::error_code)> c) {
-  c.complete(submit_headers(s, status, fields));
+  c.complete(submit_headers(s, status, std::move(fields)));
 }
 
 std::error_code Driver::submit_headers(const std::shared_ptr<Stream>& s, int status,
-                                       const Fields& fields) {
+                                       Fields fields) {
   if (s->error) return s->error;
   if (!server_ || s->submitted || status < 100 || status > 999) {
     return make_error_code(errc::invalid_argument);
@@ -732,8 +752,13 @@ std::error_code Driver::submit_headers(const std::shared_ptr<Stream>& s, int sta
   if (status >= 200) {
     s->no_content = status == 204 || status == 304 || h3::find(s->headers, ":method") == "HEAD";
   }
-  const bool ok = status < 200 ? h3_->submit_info(s->id, status, fields)
-                               : h3_->submit_response(s->id, status, fields, !s->no_content);
+  bool ok;
+  if (status < 200) {
+    ok = h3_->submit_info(s->id, status, fields);
+  } else {
+    s->sent_headers = std::move(fields);
+    ok = h3_->submit_response(s->id, status, s->sent_headers, !s->no_content);
+  }
   if (!ok) return make_error_code(errc::malformed_message);
   if (status >= 200) s->submitted = true;
   wake();

@@ -14,6 +14,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include <asio/execution/blocking.hpp>
+#include <asio/execution/relationship.hpp>
+#include <asio/prefer.hpp>
+#include <asio/require.hpp>
 #include <asio/steady_timer.hpp>
 
 #include "asioquic/h3/client.hpp"
@@ -64,6 +68,10 @@ class Stream {
   Completion<void(std::error_code, ClientResponse)> response_waiter;
 
   // ----- the outgoing message
+  // The header and trailer sections handed to the engine, which reads their values in place
+  // until it has sent them (H3Conn::submit_response).
+  Fields sent_headers;
+  Fields sent_trailers;
   bool submitted = false;   // the engine has this stream's header section and body provider
   bool no_content = false;  // a response that may carry no body: writes are dropped
   asioquic::detail::Fifo<Buffer> out;  // from the oldest unacknowledged byte
@@ -158,7 +166,14 @@ class Driver final : public std::enable_shared_from_this<Driver>,
   void close(uint64_t code);
 
   const asio::any_io_executor& executor() const noexcept { return ex_; }
-  void set_executor(asio::any_io_executor ex) { ex_ = std::move(ex); }
+  void set_executor(asio::any_io_executor ex);
+  /// Runs `f` on the connection's executor, never inline: asio::post, with the type-erased
+  /// executor's conversions to blocking.never and relationship.fork made once instead of on
+  /// every call (~100 instructions each; a small request takes three posts).
+  template <typename F>
+  void post(F&& f) const {
+    post_ex_.execute(std::forward<F>(f));
+  }
   bool is_server() const noexcept { return server_; }
   /// The connection's trace id; set before the first stream exists and constant afterwards, so
   /// any thread holding a stream may read it.
@@ -185,6 +200,8 @@ class Driver final : public std::enable_shared_from_this<Driver>,
   /// leaves it (on_stream_close, reached from anything that calls into the engine). Callers
   /// that make such calls hold a copy.
   const std::shared_ptr<Stream>& find(int64_t id) const;
+  /// Takes `id` out of the table (and out of find()'s memory).
+  void forget(int64_t id);
   void fail_connection(ptrdiff_t liberr);
   /// The engine stops reading the stream (QPACK Stream Cancellation), now or, inside
   /// H3Conn::read(), when it returns.
@@ -195,8 +212,7 @@ class Driver final : public std::enable_shared_from_this<Driver>,
   void service_writes(Stream& s);
   /// send_headers() and write() without their completions: each returns what it would report
   /// at once (an empty code when the headers are submitted or the body queued).
-  std::error_code submit_headers(const std::shared_ptr<Stream>& s, int status,
-                                 const Fields& fields);
+  std::error_code submit_headers(const std::shared_ptr<Stream>& s, int status, Fields fields);
   std::error_code queue_body(const std::shared_ptr<Stream>& s, Buffer data);
   void end_stream_with(const std::shared_ptr<Stream>& s, std::error_code ec);
   void credit(Stream& s, size_t n);
@@ -209,6 +225,7 @@ class Driver final : public std::enable_shared_from_this<Driver>,
   const bool server_;
   const Settings settings_;
   asio::any_io_executor ex_;
+  asio::any_io_executor post_ex_;  // ex_ with blocking.never and relationship.fork
   std::unique_ptr<engine::H3Conn> h3_;
   Transport* conn_ = nullptr;  // set while the connection lives
   ConnectionTransport conn_transport_;
@@ -217,6 +234,11 @@ class Driver final : public std::enable_shared_from_this<Driver>,
   bool control_bound_ = false;  // our control and QPACK streams exist
   std::error_code close_error_;
   std::unordered_map<int64_t, std::shared_ptr<Stream>> streams_;
+  // find()'s last hit: the engine's callbacks for one stream come in runs (a field each, then
+  // the body), and a hash lookup per callback was ~1% of a small request. Nodes of the table
+  // keep their address until erased, which forget() and on_close() account for.
+  mutable int64_t found_id_ = -1;
+  mutable const std::shared_ptr<Stream>* found_ = nullptr;
   std::array<iovec, 16> iov_{};
   // What nghttp3 last offered and the packetizer has not taken yet: offered again as long as
   // the stream stays writable, so one writev serves many packets instead of one.

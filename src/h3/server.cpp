@@ -3,7 +3,6 @@
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
-#include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 
@@ -44,14 +43,14 @@ const std::string& ServerRequest::connection_trace_id() const {
 
 void ServerResponse::respond(const std::shared_ptr<detail::Stream>& s, int status, Fields fields,
                              Buffer body, asioquic::detail::Completion<void(std::error_code)> c) {
-  asio::post(s->driver->executor(), [s = s, status, f = std::move(fields), b = std::move(body),
-                                     c = std::move(c)]() mutable {
-    s->driver->respond(s, status, std::move(f), std::move(b), std::move(c));
-  });
+  s->driver->post(
+      [s = s, status, f = std::move(fields), b = std::move(body), c = std::move(c)]() mutable {
+        s->driver->respond(s, status, std::move(f), std::move(b), std::move(c));
+      });
 }
 
 void ServerResponse::set_priority(const Priority& p) const {
-  asio::post(s_->driver->executor(), [s = s_, p] { s->driver->set_priority(s, p); });
+  s_->driver->post([s = s_, p] { s->driver->set_priority(s, p); });
 }
 
 // ------------------------------------------------------------------ ServerH3Controller
@@ -63,20 +62,19 @@ asio::any_io_executor ServerH3Controller::executor_of(const std::shared_ptr<Driv
 void ServerH3Controller::accept(
     const std::shared_ptr<Driver>& d,
     asioquic::detail::Completion<void(std::error_code, ServerRequest, ServerResponse)> c) {
-  asio::post(d->executor(), [d = d, c = std::move(c)]() mutable { d->accept(std::move(c)); });
+  d->post([d = d, c = std::move(c)]() mutable { d->accept(std::move(c)); });
 }
 
 void ServerH3Controller::on_request(std::function<void(ServerRequest, ServerResponse)> fn) const {
-  asio::post(d_->executor(),
-             [d = d_, fn = std::move(fn)]() mutable { d->set_request_fn(std::move(fn)); });
+  d_->post([d = d_, fn = std::move(fn)]() mutable { d->set_request_fn(std::move(fn)); });
 }
 
 void ServerH3Controller::shutdown(std::optional<std::chrono::milliseconds> drain) const {
-  asio::post(d_->executor(), [d = d_, drain] { d->shutdown(drain.value_or(d->drain_timeout())); });
+  d_->post([d = d_, drain] { d->shutdown(drain.value_or(d->drain_timeout())); });
 }
 
 void ServerH3Controller::close(uint64_t code) const {
-  asio::post(d_->executor(), [d = d_, code] { d->close(code); });
+  d_->post([d = d_, code] { d->close(code); });
 }
 
 // ------------------------------------------------------------------ ServerH3Driver
@@ -108,7 +106,7 @@ void conclude(const ServerRequest& req, const ServerResponse& res, bool threw) {
     return;
   }
   const auto& s = detail::ServerOps::stream(res);
-  asio::post(s->driver->executor(), [s = s] { s->driver->complete_response(s); });
+  s->driver->post([s = s] { s->driver->complete_response(s); });
 }
 
 asio::awaitable<void> run_handler(std::shared_ptr<Handler> handler, ServerRequest req,

@@ -3,6 +3,8 @@
 // serve() does with handlers that throw or return early.
 #include <asio/experimental/awaitable_operators.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 
 #include "integration/h3_support.hpp"
@@ -231,6 +233,48 @@ TEST_F(H3Exchange, RepeatedFieldsThroughQpack) {
     EXPECT_EQ(h3::find(r[i].headers, "echo-x-shared-a"), std::string(200, 'a'));
     EXPECT_EQ(h3::find(r[i].headers, "echo-x-shared-b"), std::string(300, 'b'));
     EXPECT_EQ(h3::find(r[i].headers, "echo-x-unique"), std::to_string(i));
+  }
+}
+
+// Field names go out lowercased whatever their case, in requests, responses and trailers (the
+// engine is handed the sections' values in place, and copies and lowercases only the names).
+TEST_F(H3Exchange, FieldNamesGoOutLowercase) {
+  TestServer srv(io_, [](h3::ServerRequest req, h3::ServerResponse res) -> awaitable<void> {
+    std::string seen;
+    for (const auto& f : req.headers()) {
+      if (f.name.starts_with("x-")) seen += f.name + ";";
+    }
+    h3::Fields f{{"X-Reply", "a"},
+                 {"x-reply-abcdEfgh", "b"},
+                 {"x-reply-ABC", "c"},
+                 {"x-lower-only-name", "d"},
+                 {"x-seen", seen}};
+    auto [ec] = co_await res.async_send_headers(200, std::move(f), as_tuple(use_awaitable));
+    h3::Fields trailers{{"X-Trailer-Name", "t"}};
+    if (!ec) co_await send_body(res, payload(10, kResponseSeed), std::move(trailers));
+  });
+  const auto r = io_.run(
+      [&]() -> awaitable<Response> {
+        auto client = co_await connect(srv.port());
+        h3::Fields extra{{"X-Upper", "1"}, {"x-abcdefgHijk", "2"}, {"x-Lower-Than", "3"}};
+        auto o = co_await fetch(client, request("GET", srv.port(), "/case", extra));
+        client.close();
+        co_return o;
+      }(),
+      10s, "field name case");
+  ASSERT_FALSE(r.ec) << r.ec.message();
+  EXPECT_EQ(h3::find(r.headers, "x-seen"), "x-upper;x-abcdefghijk;x-lower-than;");
+  EXPECT_EQ(h3::find(r.headers, "x-reply"), "a");
+  EXPECT_EQ(h3::find(r.headers, "x-reply-abcdefgh"), "b");
+  EXPECT_EQ(h3::find(r.headers, "x-reply-abc"), "c");
+  EXPECT_EQ(h3::find(r.headers, "x-lower-only-name"), "d");
+  EXPECT_EQ(h3::find(r.trailers, "x-trailer-name"), "t");
+  for (const auto* section : {&r.headers, &r.trailers}) {
+    for (const auto& f : *section) {
+      EXPECT_TRUE(std::none_of(f.name.begin(), f.name.end(), [](char c) {
+        return std::isupper(c);
+      })) << f.name;
+    }
   }
 }
 
