@@ -287,7 +287,9 @@ class Worker {
   Shared& s_;
   const size_t connections_;
   size_t next_ = 0;  // --idle: connections started so far
-  asio::io_context io_{1};
+  // Run by this worker's thread alone (other threads only post to it): with this hint its
+  // connections need no strand (listener.hpp), as in asioquic-server and asioquic-client.
+  asio::io_context io_{ASIO_CONCURRENCY_HINT_UNSAFE_IO};
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard_;
   std::vector<h3::ClientH3Controller> live_;
   std::atomic<size_t> live_size_{0};
