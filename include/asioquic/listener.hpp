@@ -8,11 +8,14 @@
 //   }
 //
 // Each socket gets its own InboundPacketRouter; a connection runs on the router's strand of the
-// executor given to listen(), so a multi-threaded io_context is safe. An io_context made with
+// executor given to listen(), so a multi-threaded io_context is safe. All connections of one
+// socket share that strand: to use several cores on one port, listen_sharded() gives each thread
+// a socket and its own connections. An io_context made with
 // ASIO_CONCURRENCY_HINT_UNSAFE_IO (or _UNSAFE) promises Asio that one thread at a time runs it;
 // its connections then run on its own executor, without a strand, which is cheaper.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -137,5 +140,25 @@ Listener listen(const asio::any_io_executor& ex, std::span<const asio::ip::udp::
 /// The same with sockets the caller opened and bound (they are made non-blocking).
 Listener listen(const asio::any_io_executor& ex, std::vector<asio::ip::udp::socket> sockets,
                 const ServerSettings& settings, std::error_code& ec);
+
+/// Most shards of listen_sharded(): a shard's id is one byte of the connection IDs.
+inline constexpr size_t kMaxShards = 256;
+
+/// Multi-core: binds one socket per endpoint and shard with SO_REUSEPORT, each routed on its
+/// shard's executor (typically one io_context per thread, made with
+/// ASIO_CONCURRENCY_HINT_UNSAFE_IO). The connection IDs a shard issues carry its id, and a
+/// classic BPF program on each endpoint's socket group hands every datagram to the socket of
+/// the shard its destination connection ID names, so a connection's packets always reach the
+/// thread that owns it, also after the client's address changes. A new connection lands on
+/// the shard its client's random initial connection ID selects. Accepted connections run on
+/// their shard's executor; async_accept handlers without an executor of their own run on
+/// shards[0]'s. Endpoints with port 0 get one port, chosen by the kernel, for all their shards.
+/// Other sockets bound to the same address with SO_REUSEPORT (by the same user) would join a
+/// group and take part of its traffic: do not share the port.
+/// Errors: as listen(); errc::invalid_argument for no shards, more than kMaxShards or no
+/// endpoints; the system error of setsockopt() if the kernel refuses SO_REUSEPORT or the program.
+Listener listen_sharded(std::span<const asio::any_io_executor> shards,
+                        std::span<const asio::ip::udp::endpoint> endpoints,
+                        const ServerSettings& settings, std::error_code& ec);
 
 }  // namespace asioquic

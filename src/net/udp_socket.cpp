@@ -117,6 +117,12 @@ UdpSocket::UdpSocket(const asio::any_io_executor& ex, const asio::ip::udp::endpo
   asio::error_code aec;
   sock_.open(ep.protocol(), aec);
   if (!aec && ep.address().is_v6()) sock_.set_option(asio::ip::v6_only(true), aec);
+  if (!aec && opts.reuse_port) {
+    const int one = 1;
+    if (::setsockopt(sock_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+      aec = asio::error_code(errno, asio::error::get_system_category());
+    }
+  }
   if (!aec) sock_.bind(ep, aec);
   if (aec) {
     ec = aec == asio::error::address_in_use ? make_error_code(errc::address_in_use)

@@ -45,6 +45,9 @@ struct SocketOptions {
   int buffer_size = 8 << 20;
   bool enable_gso = true;
   bool enable_gro = true;
+  /// SO_REUSEPORT before bind: the socket joins the group of sockets bound to the same address
+  /// with it (a sharded listener's; see reuseport_steering.hpp).
+  bool reuse_port = false;
 };
 
 /// One received UDP message; with GRO it holds several datagrams of `segment_size` bytes each
@@ -79,7 +82,7 @@ class UdpSocket {
   static constexpr size_t kRecvBufferSize = 65536;
 
   /// Opens a socket bound to `ep` and applies `opts`. Errors: errc::address_in_use, or the
-  /// system error of socket()/bind().
+  /// system error of socket()/setsockopt(SO_REUSEPORT)/bind().
   UdpSocket(const asio::any_io_executor& ex, const asio::ip::udp::endpoint& ep,
             const SocketOptions& opts, std::error_code& ec);
   /// Adopts an already bound socket (made non-blocking here) and applies `opts`.

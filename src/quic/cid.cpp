@@ -58,7 +58,7 @@ Cid CidGenerator::generate() const {
   c.bytes[0] = static_cast<uint8_t>(kLength - 1);
   c.bytes[1] = static_cast<uint8_t>(server_id_ >> 8);
   c.bytes[2] = static_cast<uint8_t>(server_id_);
-  c.bytes[3] = shard_;
+  c.bytes[kShardByte] = shard_;
   return c;
 }
 

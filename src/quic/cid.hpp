@@ -42,6 +42,7 @@ struct CidHash {
 class CidGenerator {
  public:
   static constexpr size_t kLength = 16;
+  static constexpr size_t kShardByte = 3;
 
   CidGenerator(uint16_t server_id, uint8_t shard_id) : server_id_(server_id), shard_(shard_id) {}
   /// A fresh server CID with this generator's server and shard ids.
@@ -49,7 +50,7 @@ class CidGenerator {
   /// True if `cid` has our length and carries our server id (a cheap plausibility check).
   bool is_ours(std::span<const uint8_t> cid) const noexcept;
   static uint8_t shard_of(std::span<const uint8_t> cid) noexcept {
-    return cid.size() == kLength ? cid[3] : 0;
+    return cid.size() == kLength ? cid[kShardByte] : 0;
   }
 
  private:

@@ -5,6 +5,7 @@
 
 #include "engine/random.hpp"
 #include "engine/tls_context.hpp"
+#include "net/reuseport_steering.hpp"
 #include "quic/listener_impl.hpp"
 
 namespace asioquic {
@@ -20,13 +21,13 @@ ListenerImpl::~ListenerImpl() {
   close();
 }
 
-void ListenerImpl::open(std::vector<std::unique_ptr<net::UdpSocket>> sockets) {
-  for (size_t i = 0; i < sockets.size(); ++i) {
-    endpoints_.push_back(sockets[i]->local_address().endpoint());
+void ListenerImpl::open(std::vector<RoutedSocket> sockets) {
+  for (auto& s : sockets) {
+    if (s.shard == 0) endpoints_.push_back(s.socket->local_address().endpoint());
     auto router = std::make_shared<InboundPacketRouter>(
-        InboundPacketRouter::make_strand(ex_), std::move(sockets[i]), CidGenerator::kLength);
-    auto acceptor = std::make_shared<ConnectionAcceptor>(ctx_, counters_, weak_from_this(),
-                                                         static_cast<uint8_t>(i));
+        InboundPacketRouter::make_strand(s.executor), std::move(s.socket), CidGenerator::kLength);
+    auto acceptor =
+        std::make_shared<ConnectionAcceptor>(ctx_, counters_, weak_from_this(), s.shard);
     router->start(acceptor.get());
     routers_.push_back(std::move(router));
     acceptors_.push_back(std::move(acceptor));
@@ -154,8 +155,17 @@ net::SocketOptions socket_options(const Settings& s) {
   return {s.socket_buffer, s.enable_gso, s.enable_gro};
 }
 
+// Sockets of an unsharded listener: each its own shard id, so their CIDs differ in that byte.
+std::vector<ListenerImpl::RoutedSocket> unsharded(const asio::any_io_executor& ex,
+                                                  std::vector<std::unique_ptr<net::UdpSocket>> s) {
+  std::vector<ListenerImpl::RoutedSocket> out;
+  for (size_t i = 0; i < s.size(); ++i)
+    out.push_back({std::move(s[i]), ex, static_cast<uint8_t>(i)});
+  return out;
+}
+
 Listener open_listener(const asio::any_io_executor& ex,
-                       std::vector<std::unique_ptr<net::UdpSocket>> sockets,
+                       std::vector<ListenerImpl::RoutedSocket> sockets,
                        std::shared_ptr<quic::ServerContext> ctx) {
   auto impl = std::make_shared<ListenerImpl>(ex, std::move(ctx));
   impl->open(std::move(sockets));
@@ -178,7 +188,7 @@ Listener listen(const asio::any_io_executor& ex, std::span<const asio::ip::udp::
     if (ec) return {};
     sockets.push_back(std::move(s));
   }
-  return open_listener(ex, std::move(sockets), std::move(ctx));
+  return open_listener(ex, unsharded(ex, std::move(sockets)), std::move(ctx));
 }
 
 Listener listen(const asio::any_io_executor& ex, std::vector<asio::ip::udp::socket> sockets,
@@ -195,7 +205,37 @@ Listener listen(const asio::any_io_executor& ex, std::vector<asio::ip::udp::sock
     if (ec) return {};
     wrapped.push_back(std::move(s));
   }
-  return open_listener(ex, std::move(wrapped), std::move(ctx));
+  return open_listener(ex, unsharded(ex, std::move(wrapped)), std::move(ctx));
+}
+
+Listener listen_sharded(std::span<const asio::any_io_executor> shards,
+                        std::span<const asio::ip::udp::endpoint> endpoints,
+                        const ServerSettings& settings, std::error_code& ec) {
+  auto ctx = make_context(settings, ec);
+  if (!ctx) return {};
+  if (shards.empty() || shards.size() > kMaxShards || endpoints.empty()) {
+    ec = make_error_code(errc::invalid_argument);
+    return {};
+  }
+  auto options = socket_options(settings);
+  options.reuse_port = true;
+  std::vector<ListenerImpl::RoutedSocket> sockets;
+  for (const auto& ep : endpoints) {
+    // The first socket fixes the port (the kernel's choice for port 0) and carries the
+    // program; the group's other members join it on that port.
+    asio::ip::udp::endpoint bound = ep;
+    for (size_t k = 0; k < shards.size(); ++k) {
+      auto s = std::make_unique<net::UdpSocket>(shards[k], bound, options, ec);
+      if (!ec && k == 0 && shards.size() > 1) {
+        net::steer_by_dcid_byte(*s, quic::CidGenerator::kShardByte,
+                                static_cast<uint32_t>(shards.size()), ec);
+      }
+      if (ec) return {};
+      if (k == 0) bound = s->local_address().endpoint();
+      sockets.push_back({std::move(s), shards[k], static_cast<uint8_t>(k)});
+    }
+  }
+  return open_listener(shards[0], std::move(sockets), std::move(ctx));
 }
 
 void Listener::close() {

@@ -1,5 +1,6 @@
-// ListenerImpl: the state behind a Listener — its routers (one per socket), their acceptors,
-// and the accept queue that hands new connections to async_accept.
+// ListenerImpl: the state behind a Listener — its routers (one per socket; a sharded listener
+// has a socket per endpoint and shard), their acceptors, and the accept queue that hands new
+// connections to async_accept.
 //
 // Lifetime: the public Listener holds it; workers do not (their acceptor holds a weak
 // reference), so dropping the last Listener closes it. Routers outlive it while connections run.
@@ -23,8 +24,16 @@ class ListenerImpl : public std::enable_shared_from_this<ListenerImpl> {
   ListenerImpl(asio::any_io_executor ex, std::shared_ptr<const ServerContext> ctx);
   ~ListenerImpl();
 
-  /// Binds the sockets and starts their routers. Errors as for asioquic::listen().
-  void open(std::vector<std::unique_ptr<net::UdpSocket>> sockets);
+  /// A bound socket, the executor its router runs on and the shard id its connection IDs
+  /// carry (cid.hpp).
+  struct RoutedSocket {
+    std::unique_ptr<net::UdpSocket> socket;
+    asio::any_io_executor executor;
+    uint8_t shard = 0;
+  };
+  /// Starts a router and acceptor per socket. local_endpoints() lists the addresses of the
+  /// sockets of shard 0.
+  void open(std::vector<RoutedSocket> sockets);
 
   // Thread-safe.
   void accept(AcceptCompletion c);

@@ -151,7 +151,9 @@ inline size_t rss_bytes() {
 /// An io_context run by background threads until destroyed.
 class Io {
  public:
-  explicit Io(unsigned threads = 2) : guard_(io_.get_executor()) {
+  /// `hint`: the io_context's concurrency hint (ASIO_CONCURRENCY_HINT_UNSAFE_IO needs threads 1).
+  explicit Io(unsigned threads = 2, int hint = ASIO_CONCURRENCY_HINT_DEFAULT)
+      : io_(hint), guard_(io_.get_executor()) {
     for (unsigned i = 0; i < threads; ++i) {
       threads_.emplace_back([this] {
         io_.run();
