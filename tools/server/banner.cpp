@@ -32,6 +32,10 @@ void print_banner(std::ostream& out, const ServerOptions& options, const Credent
       << " over HTTP/3\n";
   for (const auto& ep : bound)
     out << "  https://" << origin(ep) << "/   (UDP " << ep << ")\n";
+  if (options.threads > 1) {
+    out << "threads: " << options.threads
+        << " (a socket each per address, datagrams steered by connection ID)\n";
+  }
   if (credentials.names.empty()) {
     out << "certificate: " << options.cert_file << "\n";
   } else {

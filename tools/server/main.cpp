@@ -2,12 +2,16 @@
 // See server_usage() in options.cpp for what it does.
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 
 #include <csignal>
 #include <filesystem>
 #include <iostream>
+#include <memory>
+#include <thread>
+#include <vector>
 
 #include <asioquic/asioquic.hpp>
 #include <asioquic/h3/h3.hpp>
@@ -91,10 +95,19 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  // Run by this thread alone: with this hint, connections need no strand (listener.hpp).
-  asio::io_context io(ASIO_CONCURRENCY_HINT_UNSAFE_IO);
+  // A shard per thread, each an io_context run by its thread alone: with this hint, connections
+  // need no strand (listener.hpp). This thread runs shards[0], with the signals and accepting.
+  std::vector<std::unique_ptr<asio::io_context>> shards;
+  std::vector<asio::any_io_executor> executors;
+  for (size_t i = 0; i < options->threads; ++i) {
+    shards.push_back(std::make_unique<asio::io_context>(ASIO_CONCURRENCY_HINT_UNSAFE_IO));
+    executors.push_back(shards.back()->get_executor());
+  }
+  asio::io_context& io = *shards.front();
   std::error_code ec;
-  Listener listener = listen(io.get_executor(), options->listen, *settings, ec);
+  Listener listener = options->threads == 1
+                          ? listen(io.get_executor(), options->listen, *settings, ec)
+                          : listen_sharded(executors, options->listen, *settings, ec);
   if (ec == errc::tls_credentials) {
     std::cerr << "asioquic-server: cannot use the certificate and key"
               << (options->cert_file.empty()
@@ -127,12 +140,21 @@ int main(int argc, char** argv) {
         return router->answer_now(req, res);
       });
 
+  // The other shards run until every connection has ended.
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep_running;
+  std::vector<std::thread> threads;
+  for (size_t i = 1; i < shards.size(); ++i) {
+    keep_running.push_back(asio::make_work_guard(*shards[i]));
+    threads.emplace_back([&shard = *shards[i]] { shard.run(); });
+  }
+
   asio::signal_set signals(io, SIGINT, SIGTERM);
   asio::co_spawn(io, stop_on_signals(signals, server, options->drain_timeout, std::cout),
                  asio::detached);
   asio::co_spawn(io, server.run(), [&](std::exception_ptr) {
     // Every connection has ended: nothing is left to wait for.
     signals.cancel();
+    keep_running.clear();
     const ListenerStats st = listener.stats();
     std::cout << "asioquic-server: stopped after " << st.connections_accepted << " connection(s); "
               << st.retries_sent << " Retry, " << st.version_negotiations_sent
@@ -141,5 +163,7 @@ int main(int argc, char** argv) {
               << std::endl;
   });
   io.run();
+  for (auto& t : threads)
+    t.join();
   return 0;
 }

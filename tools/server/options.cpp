@@ -3,6 +3,7 @@
 #include <array>
 
 #include <asioquic/endpoint.hpp>
+#include <asioquic/listener.hpp>
 
 #include "common/command_line.hpp"
 #include "common/numbers.hpp"
@@ -10,7 +11,7 @@
 namespace asioquic::tools {
 namespace {
 
-constexpr std::array<OptionSpec, 14> kSpecs{{
+constexpr std::array<OptionSpec, 15> kSpecs{{
     {'\0', "listen", true},
     {'\0', "root", true},
     {'\0', "cert", true},
@@ -22,6 +23,7 @@ constexpr std::array<OptionSpec, 14> kSpecs{{
     {'\0', "max-requests-per-connection", true},
     {'\0', "idle-timeout", true},
     {'\0', "drain-timeout", true},
+    {'\0', "threads", true},
     {'q', "quiet", false},
     {'h', "help", false},
     {'\0', "version", false},
@@ -49,6 +51,9 @@ Options:
                            requests served on a connection before GOAWAY (default: no limit)
       --idle-timeout MS    close a connection silent for MS milliseconds (default 30000)
       --drain-timeout MS   on SIGINT/SIGTERM, time given to requests in flight (default 10000)
+      --threads N          serve on N threads, each with its own socket on every listen
+                           address (SO_REUSEPORT, steered by connection ID) and its own
+                           connections (default 1)
   -q, --quiet              no per-request log lines
   -h, --help               print this help and exit
       --version            print the version and exit
@@ -129,6 +134,10 @@ std::optional<ServerOptions> parse_server_options(int argc, char** argv, std::st
       } else {
         o.drain_timeout = std::chrono::milliseconds(*n);
       }
+    } else if (name == "threads") {
+      auto n = parse_count(a.value);
+      if (!n || *n == 0 || *n > kMaxShards) return bad(name, a.value, "expected 1 to 256");
+      o.threads = static_cast<size_t>(*n);
     } else if (name == "quiet") {
       o.quiet = true;
     } else if (name == "help") {

@@ -26,6 +26,7 @@ struct ServerOptions {
   uint64_t max_requests_per_connection = 0;
   std::optional<std::chrono::milliseconds> idle_timeout;
   std::chrono::milliseconds drain_timeout{10'000};
+  size_t threads = 1;  // shards of listen_sharded(); 1: listen()
   bool quiet = false;
   bool help = false;
   bool version = false;

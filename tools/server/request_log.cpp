@@ -30,7 +30,9 @@ void RequestLog::write(const h3::ServerRequest& req, const Reply& reply,
                      "ms conn=" + req.connection_trace_id() +
                      " stream=" + std::to_string(req.stream_id());
   if (reply.error()) line += " error=\"" + reply.error().message() + "\"";
-  out_ << line << std::endl;
+  line += '\n';
+  std::lock_guard lock(mutex_);
+  out_.write(line.data(), static_cast<std::streamsize>(line.size())).flush();
 }
 
 }  // namespace asioquic::tools

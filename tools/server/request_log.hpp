@@ -2,6 +2,7 @@
 #pragma once
 
 #include <chrono>
+#include <mutex>
 #include <ostream>
 
 #include <asioquic/h3/server.hpp>
@@ -15,7 +16,7 @@ class RequestLog {
   /// Logs to `out` (which must outlive the log) unless `enabled` is false.
   RequestLog(std::ostream& out, bool enabled) : out_(out), enabled_(enabled) {}
 
-  /// Writes and flushes one line:
+  /// Writes and flushes one line (thread-safe: lines from several threads do not mix):
   ///   METHOD PATH STATUS bytes=N time=MSms conn=TRACE_ID stream=ID [error="..."]
   /// STATUS is "-" when no response was sent; control bytes in the path are shown as '?'.
   void write(const h3::ServerRequest& req, const Reply& reply,
@@ -24,6 +25,7 @@ class RequestLog {
  private:
   std::ostream& out_;
   bool enabled_;
+  std::mutex mutex_;
 };
 
 }  // namespace asioquic::tools
