@@ -41,10 +41,12 @@ struct Server {
     ctx->settings.stateless_reset_rate = 1'000'000;
     ctx->tls = engine::TlsContext::create(engine::TlsContext::Role::server, ctx->settings.tls, ec);
     ctx->secret = {7, 7, 7};
-    std::vector<std::unique_ptr<net::UdpSocket>> socks;
-    socks.push_back(std::make_unique<net::UdpSocket>(
-        io.get_executor(), asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0),
-        net::SocketOptions{}, ec));
+    std::vector<quic::ListenerImpl::RoutedSocket> socks;
+    socks.push_back(
+        {std::make_unique<net::UdpSocket>(
+             io.get_executor(), asio::ip::udp::endpoint(asio::ip::make_address("127.0.0.1"), 0),
+             net::SocketOptions{}, ec),
+         io.get_executor(), 0});
     auto l = std::make_shared<quic::ListenerImpl>(io.get_executor(), ctx);
     l->open(std::move(socks));
     return l;

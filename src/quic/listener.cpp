@@ -28,7 +28,10 @@ void ListenerImpl::open(std::vector<RoutedSocket> sockets) {
         InboundPacketRouter::make_strand(s.executor), std::move(s.socket), CidGenerator::kLength);
     auto acceptor =
         std::make_shared<ConnectionAcceptor>(ctx_, counters_, weak_from_this(), s.shard);
-    router->start(acceptor.get());
+    // Started on its own executor: the socket's first wait must not race the thread already
+    // running that executor (an io_context made for one thread does not lock its reactor).
+    // close() posts behind this, so the router has started before it stops accepting.
+    asio::post(router->executor(), [router, acceptor] { router->start(acceptor.get()); });
     routers_.push_back(std::move(router));
     acceptors_.push_back(std::move(acceptor));
   }
