@@ -169,7 +169,7 @@ class Driver final : public std::enable_shared_from_this<Driver>,
   void set_executor(asio::any_io_executor ex);
   /// Runs `f` on the connection's executor, never inline: asio::post, with the type-erased
   /// executor's conversions to blocking.never and relationship.fork made once instead of on
-  /// every call (~100 instructions each; a small request takes three posts).
+  /// every call (~100 instructions each; every handle operation posts).
   template <typename F>
   void post(F&& f) const {
     post_ex_.execute(std::forward<F>(f));
