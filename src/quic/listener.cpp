@@ -3,6 +3,8 @@
 
 #include <asio/post.hpp>
 
+#include <algorithm>
+
 #include "engine/random.hpp"
 #include "engine/tls_context.hpp"
 #include "net/reuseport_steering.hpp"
@@ -23,7 +25,11 @@ ListenerImpl::~ListenerImpl() {
 
 void ListenerImpl::open(std::vector<RoutedSocket> sockets) {
   for (auto& s : sockets) {
-    if (s.shard == 0) endpoints_.push_back(s.socket->local_address().endpoint());
+    // A sharded listener's sockets share their endpoint's address: list each address once.
+    const auto ep = s.socket->local_address().endpoint();
+    if (std::find(endpoints_.begin(), endpoints_.end(), ep) == endpoints_.end()) {
+      endpoints_.push_back(ep);
+    }
     auto router = std::make_shared<InboundPacketRouter>(
         InboundPacketRouter::make_strand(s.executor), std::move(s.socket), CidGenerator::kLength);
     auto acceptor =

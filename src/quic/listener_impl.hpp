@@ -31,8 +31,8 @@ class ListenerImpl : public std::enable_shared_from_this<ListenerImpl> {
     asio::any_io_executor executor;
     uint8_t shard = 0;
   };
-  /// Starts a router and acceptor per socket. local_endpoints() lists the addresses of the
-  /// sockets of shard 0.
+  /// Starts a router and acceptor per socket. local_endpoints() lists each bound address once
+  /// (in order), however many shards share it.
   void open(std::vector<RoutedSocket> sockets);
 
   // Thread-safe.

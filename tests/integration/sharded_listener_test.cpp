@@ -172,6 +172,32 @@ TEST(ShardedListener, RetryTokensReturnToTheirShard) {
   EXPECT_EQ(st.connections_accepted, static_cast<uint64_t>(kConns));
 }
 
+// local_endpoints() names each bound address once: a plain listener's sockets each have their
+// own, a sharded listener's shards share their endpoint's.
+TEST(ShardedListener, LocalEndpointsNameEachAddressOnce) {
+  asio::io_context io;
+  const std::vector<asio::ip::udp::endpoint> eps{{asio::ip::make_address("127.0.0.1"), 0},
+                                                 {asio::ip::make_address("127.0.0.2"), 0}};
+  std::error_code ec;
+  auto plain = aq::listen(io.get_executor(), eps, server_quic_settings(), ec);
+  ASSERT_FALSE(ec) << ec.message();
+  const std::vector<asio::any_io_executor> shards(kShards,
+                                                  asio::any_io_executor(io.get_executor()));
+  auto sharded = aq::listen_sharded(shards, eps, server_quic_settings(), ec);
+  ASSERT_FALSE(ec) << ec.message();
+  for (const aq::Listener* l : {&plain, &sharded}) {
+    const auto bound = l->local_endpoints();
+    ASSERT_EQ(bound.size(), 2u);
+    EXPECT_EQ(bound[0].address(), eps[0].address());
+    EXPECT_EQ(bound[1].address(), eps[1].address());
+    EXPECT_NE(bound[0].port(), 0);
+    EXPECT_NE(bound[1].port(), 0);
+  }
+  plain.close();
+  sharded.close();
+  io.run();  // the routers start, then stop accepting and close their sockets
+}
+
 TEST(ShardedListener, RefusesBadShardCounts) {
   asio::io_context io;
   const asio::ip::udp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
