@@ -2,11 +2,9 @@
 
 #include <nghttp3/nghttp3.h>
 
-#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstddef>
-#include <cstring>
 #include <string_view>
 #include <vector>
 
@@ -49,11 +47,10 @@ class NvArray {
       data_[size_++] = nv(":status", std::string_view(status_.data(), end - status_.data()),
                           NGHTTP3_NV_FLAG_NO_COPY_NAME);
     }
-    for (const auto& f : fields) {
-      uint8_t flags = NGHTTP3_NV_FLAG_NONE;
-      if (mode == Mode::borrowed) flags = NGHTTP3_NV_FLAG_NO_COPY_VALUE;
+    const uint8_t flags =
+        mode == Mode::borrowed ? NGHTTP3_NV_FLAG_NO_COPY_VALUE : NGHTTP3_NV_FLAG_NONE;
+    for (const auto& f : fields)
       data_[size_++] = nv(f.name, f.value, flags);
-    }
   }
   NvArray(const NvArray&) = delete;
   NvArray& operator=(const NvArray&) = delete;
