@@ -10,7 +10,7 @@ namespace {
 
 using tools::OptionSpec;
 
-constexpr std::array<OptionSpec, 19> kSpecs{{
+constexpr std::array<OptionSpec, 20> kSpecs{{
     {'c', "clients", true},   {'m', "max-concurrent-streams", true},
     {'n', "requests", true},  {'D', "duration", true},
     {'\0', "warm-up", true},  {'d', "data", true},
@@ -20,7 +20,7 @@ constexpr std::array<OptionSpec, 19> kSpecs{{
     {'\0', "max-time", true}, {'\0', "cacert", true},
     {'\0', "qlog-dir", true}, {'k', "insecure", false},
     {'q', "quiet", false},    {'h', "help", false},
-    {'\0', "version", false},
+    {'\0', "version", false}, {'\0', "resume", false},
 }};
 
 constexpr std::string_view kUsage =
@@ -33,7 +33,9 @@ Modes:
   (default)                -c connections, each keeping -m requests in flight, until -n
                            requests are done or -D seconds have passed
       --handshakes         -c slots, each repeating: connect, one request, close; until -n
-                           handshakes are done or -D seconds have passed
+                           handshakes are done or -D seconds have passed; with --resume,
+                           each slot's connections after its first resume TLS with the
+                           session ticket the one before received
       --idle               open -c connections (one request each, --connect-parallel
                            handshakes at a time), print "idle-ready ...", hold them open for
                            -D seconds, then close them
@@ -204,6 +206,8 @@ std::optional<LoadOptions> parse_load_options(int argc, char** argv, std::string
       o.qlog_dir = a.value;
     } else if (name == "insecure") {
       o.cacert.clear();
+    } else if (name == "resume") {
+      o.resume = true;
     } else if (name == "quiet") {
       o.quiet = true;
     } else if (name == "help") {
@@ -232,6 +236,10 @@ std::optional<LoadOptions> parse_load_options(int argc, char** argv, std::string
       return std::nullopt;
     }
     if (!o.requests && !o.duration) o.requests = 1000;
+  }
+  if (o.resume && o.mode != Mode::handshakes) {
+    error = "--resume goes with --handshakes";
+    return std::nullopt;
   }
   if (o.warm_up.count() > 0 && !o.duration) {
     error = "--warm-up needs -D";

@@ -36,6 +36,7 @@ struct LoadOptions {
   std::chrono::milliseconds max_time{300'000};     // the whole run, a backstop
   std::string cacert;    // verify the server against this PEM; empty: no verification
   std::string qlog_dir;  // empty: no qlog
+  bool resume = false;   // --handshakes: each slot resumes TLS with its last ticket
   bool quiet = false;    // only the result line
   bool help = false;
   bool version = false;

@@ -59,7 +59,8 @@ struct Shared {
   std::atomic<bool> stop{false};     // -D: the time is up, start nothing new
   std::atomic<bool> aborted{false};  // --max-time: give up
   std::atomic<size_t> established{0};
-  std::atomic<size_t> ramped{0};  // --idle: threads whose connections are all set up
+  std::atomic<size_t> resumed{0};  // established connections that resumed TLS
+  std::atomic<size_t> ramped{0};   // --idle: threads whose connections are all set up
   std::atomic<size_t> finished{0};
 
   // Takes the right to start one more request or handshake.
@@ -168,10 +169,12 @@ class Worker {
     return ec == errc::connection_closed || ec == errc::going_away || ec == errc::idle_timeout;
   }
 
-  asio::awaitable<std::error_code> connect(h3::ClientH3Controller& out) {
-    auto [ec, ctl] = co_await h3::async_connect(io_.get_executor(), s_.o.host, s_.o.port, s_.quic,
+  asio::awaitable<std::error_code> connect(h3::ClientH3Controller& out,
+                                           const ClientSettings& quic) {
+    auto [ec, ctl] = co_await h3::async_connect(io_.get_executor(), s_.o.host, s_.o.port, quic,
                                                 s_.h3, as_tuple(asio::use_awaitable));
     if (!ec) {
+      if (ctl.connection().resumed()) s_.resumed.fetch_add(1, std::memory_order_relaxed);
       out = std::move(ctl);
       s_.established.fetch_add(1, std::memory_order_relaxed);
     }
@@ -221,7 +224,7 @@ class Worker {
 
   asio::awaitable<void> request_connection() {
     h3::ClientH3Controller ctl;
-    if (auto ec = co_await connect(ctl)) {
+    if (auto ec = co_await connect(ctl, s_.quic)) {
       error("connect: " + ec.message());
       co_return;
     }
@@ -248,10 +251,13 @@ class Worker {
   }
 
   asio::awaitable<void> handshake_slot() {
+    // --resume: a store per slot, so that each connection finds the ticket of the one before.
+    ClientSettings quic = s_.quic;
+    if (s_.o.resume) quic.session_store = make_session_store(1);
     while (s_.take_ticket()) {
       const auto t0 = Clock::now();
       h3::ClientH3Controller ctl;
-      if (auto ec = co_await connect(ctl)) {
+      if (auto ec = co_await connect(ctl, quic)) {
         complete(t0, ec, 0, "connect");
         continue;
       }
@@ -266,7 +272,7 @@ class Worker {
     while (next_ < connections_ && !s_.aborted.load()) {
       ++next_;
       h3::ClientH3Controller ctl;
-      if (auto ec = co_await connect(ctl)) {
+      if (auto ec = co_await connect(ctl, s_.quic)) {
         error("connect: " + ec.message());
         continue;
       }
@@ -455,7 +461,8 @@ int run_load(const LoadOptions& o, std::ostream& out) {
     out << "latency: min " << t.latency.min() / 1e3 << " us, p50 " << us(0.5) << " us, p90 "
         << us(0.9) << " us, p99 " << us(0.99) << " us, max " << t.latency.max() / 1e3 << " us\n";
     out << "status: 2xx " << t.status_2xx << ", other " << t.status_other << "; body bytes "
-        << t.bytes << "; connections established " << s.established.load() << "\n";
+        << t.bytes << "; connections established " << s.established.load() << " (TLS resumed "
+        << s.resumed.load() << ")\n";
     out << "client CPU: " << cpu << " s\n";
     // The most frequent errors first.
     std::vector<std::pair<uint64_t, std::string>> kinds;
@@ -475,7 +482,7 @@ int run_load(const LoadOptions& o, std::ostream& out) {
       << " client_rss_kib=" << (o.mode == Mode::idle ? idle_rss : rss_kib())
       << " established=" << s.established.load() << (o.mode == Mode::idle ? " open=" : "")
       << (o.mode == Mode::idle ? std::to_string(idle_open) : std::string())
-      << " cut_short=" << (cut_short ? 1 : 0) << std::endl;
+      << " resumed=" << s.resumed.load() << " cut_short=" << (cut_short ? 1 : 0) << std::endl;
   if (cut_short) return 3;
   return t.errors ? 1 : 0;
 }

@@ -30,6 +30,7 @@ struct HandshakeInfo {
   std::chrono::steady_clock::time_point start;  // first packet of the connection
   std::chrono::nanoseconds elapsed{0};          // until the handshake completed
   std::string alpn;                             // negotiated application protocol
+  bool resumed = false;  // TLS resumed an earlier session (ClientSettings::session_store)
 };
 
 /// One chunk of stream data offered to the engine by a SendSource.

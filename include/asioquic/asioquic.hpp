@@ -10,4 +10,5 @@
 #include "asioquic/endpoint.hpp"
 #include "asioquic/error.hpp"
 #include "asioquic/listener.hpp"
+#include "asioquic/session_store.hpp"
 #include "asioquic/settings.hpp"

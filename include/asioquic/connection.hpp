@@ -93,6 +93,9 @@ class Connection {
   asio::ip::udp::endpoint local_endpoint() const;
   /// Negotiated application protocol (ALPN); empty before the handshake has progressed.
   std::string alpn() const;
+  /// Whether TLS resumed an earlier session (ClientSettings::session_store); false until the
+  /// handshake is done.
+  bool resumed() const noexcept;
   /// Hex of the client's original destination connection ID: stable for the connection's
   /// life and the name of its qlog file.
   const std::string& trace_id() const noexcept;

@@ -35,6 +35,9 @@ class ConnectionHandle {
   /// Peer address at the start of the connection, and hex of the original DCID.
   asio::ip::udp::endpoint remote_endpoint() const;
   std::string trace_id() const;
+  /// Whether TLS resumed an earlier session (ClientSettings::session_store); false until the
+  /// handshake is done.
+  bool resumed() const noexcept;
 
   /// Completes when the connection is gone, with how it ended.
   /// Signature: void(std::error_code result, CloseInfo info); result is info.error.

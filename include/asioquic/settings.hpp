@@ -5,12 +5,15 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
 
 namespace asioquic {
+
+class SessionStore;  // session_store.hpp
 
 /// TLS configuration. A server needs a certificate and key (PEM, as files or in memory); when
 /// none is given, listen() fails with errc::tls_credentials (tools make a self-signed one).
@@ -141,6 +144,10 @@ struct ClientSettings : Settings {
 
   /// Local address to bind; empty: the unspecified address of the server's family.
   std::string local_address;
+
+  /// Tickets for resuming TLS with servers connected to before (make_session_store()). Null
+  /// (the default): every connection makes a full handshake. See session_store.hpp.
+  std::shared_ptr<SessionStore> session_store;
 };
 
 /// Checks a Settings for values the engine would reject; returns errc::invalid_argument with

@@ -16,7 +16,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <type_traits>
+
+namespace asioquic {
+class SessionStore;
+}
 
 namespace asioquic::engine {
 
@@ -29,6 +34,8 @@ struct TlsConnRef {
   bool app_rx_installed = false;
   bool app_tx_installed = false;
   bool alert_chosen = false;  // on_tls_secret set the alert; GnuTLS's own does not replace it
+  SessionStore* session_store = nullptr;     // client: where tickets go; null: no resumption
+  const std::string* session_key = nullptr;  // client: the server's key in session_store
 };
 static_assert(std::is_standard_layout_v<TlsConnRef>);
 

@@ -330,6 +330,11 @@ std::unique_ptr<QuicConn> QuicConn::create(const ConnParams& p, ConnEvents& even
   qc->conn_ref_ = std::make_unique<TlsConnRef>();
   qc->conn_ref_->ref.get_conn = Callbacks::get_conn;
   qc->conn_ref_->ref.user_data = qc.get();
+  if (!p.server && p.session_store) {
+    qc->session_key_ = p.session_key;
+    qc->conn_ref_->session_store = p.session_store;
+    qc->conn_ref_->session_key = &qc->session_key_;
+  }
   gnutls_session_t session = p.tls->new_session(qc->conn_ref_.get(), p.verify_host, ec);
   if (!session) return nullptr;
   qc->tls_session_ = session;
@@ -357,6 +362,7 @@ void QuicConn::release_tls_session() {
   auto session = static_cast<gnutls_session_t>(tls_session_);
   TlsContext::issue_session_ticket(session);  // on failure, only resumption is lost
   alpn_ = TlsContext::negotiated_alpn(session);
+  resumed_ = TlsContext::resumed(session);
   ngtcp2_conn_set_tls_native_handle(conn_, nullptr);
   tls_session_ = nullptr;
   gnutls_deinit(session);
@@ -639,6 +645,11 @@ bool QuicConn::handshake_completed() const noexcept {
 std::string QuicConn::alpn() const {
   if (!tls_session_) return alpn_;
   return TlsContext::negotiated_alpn(static_cast<gnutls_session_t>(tls_session_));
+}
+
+bool QuicConn::resumed() const {
+  if (!tls_session_) return resumed_;
+  return TlsContext::resumed(static_cast<gnutls_session_t>(tls_session_));
 }
 
 std::vector<quic::Cid> QuicConn::scids() const {

@@ -98,7 +98,9 @@ struct ConnParams {
   uint32_t version = kQuicV1;
   std::shared_ptr<const ResetTokenKey> reset_key;  // server: null = random tokens
   std::shared_ptr<const TlsContext> tls;
-  std::string verify_host;  // client: name or IP the certificate must match
+  std::string verify_host;                // client: name or IP the certificate must match
+  SessionStore* session_store = nullptr;  // client: tickets to resume with (outlives the conn)
+  std::string session_key;                // client: this server's key in session_store
   uint64_t initial_ts = 0;
 };
 
@@ -154,6 +156,8 @@ class QuicConn {
   bool is_server() const noexcept { return server_; }
   bool handshake_completed() const noexcept;
   std::string alpn() const;
+  /// Whether TLS resumed an earlier session (tls_context.hpp).
+  bool resumed() const;
   std::string trace_id() const { return odcid_.hex(); }
   const quic::Cid& original_dcid() const noexcept { return odcid_; }
   /// Our connection IDs currently in use (to unmap at the end).
@@ -211,6 +215,8 @@ class QuicConn {
   ngtcp2_conn* conn_ = nullptr;
   void* tls_session_ = nullptr;           // gnutls_session_t; a server's is freed once complete
   std::string alpn_;                      // kept when the session is freed
+  bool resumed_ = false;                  // kept when the session is freed
+  std::string session_key_;               // what conn_ref_->session_key points to
   std::unique_ptr<TlsConnRef> conn_ref_;  // what the TLS session points to
   std::shared_ptr<const TlsContext> tls_;
   quic::Cid odcid_;

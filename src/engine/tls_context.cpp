@@ -11,10 +11,12 @@
 #include <cstring>
 #include <ctime>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 #include <utility>
 
 #include "asioquic/error.hpp"
+#include "asioquic/session_store.hpp"
 #include "engine/packet_keys.hpp"
 
 namespace asioquic::engine {
@@ -45,6 +47,40 @@ constexpr size_t kQuicMaxEarlyDataSize = 0xffffffff;
 bool is_ip_literal(const std::string& host) {
   unsigned char buf[16];
   return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
+// GnuTLS's hook after a NewSessionTicket was processed: the session data it yields now carries
+// the ticket, and goes to the connection's store. Exceptions must not cross GnuTLS; a ticket
+// the store cannot take costs only the next connection's resumption.
+int store_ticket(gnutls_session_t s, unsigned /*type*/, unsigned /*when*/, unsigned incoming,
+                 const gnutls_datum_t* /*msg*/) {
+  if (incoming == 0) return 0;
+  const auto* ref = static_cast<const TlsConnRef*>(gnutls_session_get_ptr(s));
+  GnutlsDatum data;
+  if (gnutls_session_get_data2(s, data.get()) < 0) return 0;
+  try {
+    const auto* bytes = reinterpret_cast<const uint8_t*>(data.view().data());
+    ref->session_store->put(*ref->session_key, {bytes, bytes + data.view().size()});
+  } catch (...) {  // NOLINT(bugprone-empty-catch): see above
+  }
+  return 0;
+}
+
+// Client: offers the ticket kept for this server, if any, and keeps the tickets the server
+// sends. A ticket GnuTLS cannot use (corrupt, for another cipher suite) is dropped and the
+// handshake is a full one; an expired or unknown one the server declines in the same way.
+void resume_from_store(gnutls_session_t s, const TlsConnRef& ref) {
+  std::optional<std::vector<uint8_t>> ticket;
+  try {
+    ticket = ref.session_store->take(*ref.session_key);
+  } catch (...) {  // NOLINT(bugprone-empty-catch): a store that fails means no resumption
+  }
+  if (ticket && !ticket->empty()) {
+    gnutls_session_set_data(s, ticket->data(), ticket->size());  // failure: a full handshake
+    gnutls_memset(ticket->data(), 0, ticket->size());
+  }
+  gnutls_handshake_set_hook_function(s, GNUTLS_HANDSHAKE_NEW_SESSION_TICKET, GNUTLS_HOOK_POST,
+                                     store_ticket);
 }
 
 // Reads a whole file into `out`. Returns false with `err` set to "<what> '<path>': <reason>".
@@ -351,7 +387,7 @@ std::shared_ptr<TlsContext> TlsContext::create(Role role, const TlsSettings& s, 
 }
 
 gnutls_session_t TlsContext::new_session(TlsConnRef* conn_ref, std::string_view verify_host,
-                                         std::error_code& ec) const {
+                                         std::error_code& ec, bool offer_early_data) const {
   const bool server = role_ == Role::server;
   if (!server && verify_peer_ && verify_host.empty()) {
     ec = errc::invalid_argument;
@@ -361,8 +397,8 @@ gnutls_session_t TlsContext::new_session(TlsConnRef* conn_ref, std::string_view 
   ec = errc::internal;
   gnutls_session_t raw;
   // A server's one session ticket goes out through issue_session_ticket.
-  unsigned flags = (server ? GNUTLS_SERVER | GNUTLS_NO_AUTO_SEND_TICKET : GNUTLS_CLIENT) |
-                   GNUTLS_ENABLE_EARLY_DATA | GNUTLS_NO_END_OF_EARLY_DATA;
+  unsigned flags = server ? GNUTLS_SERVER | GNUTLS_NO_AUTO_SEND_TICKET : GNUTLS_CLIENT;
+  if (server || offer_early_data) flags |= GNUTLS_ENABLE_EARLY_DATA | GNUTLS_NO_END_OF_EARLY_DATA;
   if (gnutls_init(&raw, flags) < 0) return nullptr;
   GnutlsPtr<gnutls_session_t> session(raw);
 
@@ -399,6 +435,7 @@ gnutls_session_t TlsContext::new_session(TlsConnRef* conn_ref, std::string_view 
     // certificate's iPAddress SANs (not its dNSNames), so one call covers both kinds of host.
     if (verify_peer_) gnutls_session_set_verify_cert(raw, intern_host(host), 0);
     if (ngtcp2_crypto_gnutls_configure_client_session(raw) != 0) return nullptr;
+    if (conn_ref->session_store) resume_from_store(raw, *conn_ref);
   }
 
   // Our key schedule in place of ngtcp2_crypto's, and its alert hook with it (packet_keys.hpp);
@@ -433,6 +470,10 @@ std::string TlsContext::negotiated_alpn(gnutls_session_t s) {
   gnutls_datum_t proto{nullptr, 0};
   if (gnutls_alpn_get_selected_protocol(s, &proto) < 0) return {};
   return {reinterpret_cast<const char*>(proto.data), proto.size};
+}
+
+bool TlsContext::resumed(gnutls_session_t s) {
+  return gnutls_session_is_resumed(s) != 0;
 }
 
 bool TlsContext::issue_session_ticket(gnutls_session_t s) {

@@ -98,18 +98,27 @@ class TlsContext {
   /// without brackets) is sent as SNI unless it is an IP literal, and the server certificate is
   /// verified against it (dNSName or iPAddress SANs) unless insecure_skip_verify; it is
   /// copied, so it need not outlive the call. Server: `verify_host` is ignored. With a key log
-  /// file, the session's gnutls_db_set_ptr slot is in use. The caller owns the result and
+  /// file, the session's gnutls_db_set_ptr slot is in use. Client with
+  /// `conn_ref->session_store`: the ticket kept under `*conn_ref->session_key` is taken and
+  /// offered, and each ticket the server sends is put there (the session's
+  /// NEW_SESSION_TICKET hook is in use). A client offers early data (0-RTT) with a ticket that
+  /// allows it only when `offer_early_data`: the engine's client connections do not, as they
+  /// resume without 0-RTT; tests of the server's 0-RTT handling do. The caller owns the result and
   /// frees it with gnutls_deinit. A server session sends no session ticket by itself: its owner
   /// calls issue_session_ticket once the handshake completes. On failure returns nullptr and
   /// sets `ec` (errc::invalid_argument for an empty verify_host on a verifying client, else
   /// errc::internal).
   gnutls_session_t new_session(TlsConnRef* conn_ref, std::string_view verify_host,
-                               std::error_code& ec) const;
+                               std::error_code& ec, bool offer_early_data = false) const;
 
   /// After a failed client handshake: the reason certificate verification failed, e.g. "The
   /// certificate is NOT trusted. The name in the certificate does not match the expected.",
   /// or "" when verification did not run or passed.
   static std::string verify_failure(gnutls_session_t s);
+
+  /// Whether the handshake resumed an earlier session (a client offered a ticket the server
+  /// accepted); false before the handshake is done.
+  static bool resumed(gnutls_session_t s);
 
   /// The negotiated ALPN protocol, or "" if none was negotiated (yet).
   static std::string negotiated_alpn(gnutls_session_t s);

@@ -42,6 +42,17 @@ std::shared_ptr<const engine::TlsContext> client_tls(const TlsSettings& t, std::
   return tls;
 }
 
+// A server's key in the session store: the name its certificate is checked against, its port,
+// and how the check is made, so that no ticket passes to a connection that would have verified
+// the server differently.
+std::string session_key(const std::string& host, uint16_t port, const TlsSettings& t) {
+  std::string key = host + ':' + std::to_string(port);
+  if (t.insecure_skip_verify) return key + " unverified";
+  key += t.use_system_trust ? " system-trust" : " no-system-trust";
+  if (!t.ca_file.empty()) key += " ca=" + t.ca_file;
+  return key;
+}
+
 void fail(Done& done, std::error_code ec) {
   done.complete(ec, ConnectionHandle());
 }
@@ -78,6 +89,10 @@ void connect_to(const asio::any_io_executor& ex, std::shared_ptr<ClientContext> 
                p.scid = quic::random_cid(quic::CidGenerator::kLength);
                p.tls = ctx->tls;
                p.verify_host = verify_host;
+               if (ctx->settings.session_store) {
+                 p.session_store = ctx->settings.session_store.get();
+                 p.session_key = session_key(verify_host, remote.port(), ctx->settings.tls);
+               }
                p.initial_ts = engine::now_ns();
 
                quic::IoWorker::Config cfg;

@@ -42,6 +42,10 @@ std::string Connection::alpn() const {
   return w_.engine() ? w_.engine()->alpn() : std::string();
 }
 
+bool Connection::resumed() const noexcept {
+  return w_.resumed();
+}
+
 const std::string& Connection::trace_id() const noexcept {
   return w_.trace_id();
 }
@@ -181,6 +185,10 @@ Waker ConnectionHandle::waker() const {
 
 asio::ip::udp::endpoint ConnectionHandle::remote_endpoint() const {
   return w_ ? w_->initial_remote() : asio::ip::udp::endpoint();
+}
+
+bool ConnectionHandle::resumed() const noexcept {
+  return w_ && w_->resumed();
 }
 
 std::string ConnectionHandle::trace_id() const {

@@ -265,6 +265,7 @@ void IoWorker::become_established() {
   stage_ = Stage::running;
   ever_established_ = true;
   handshake_ns_ = engine::now_ns() - started_ns_;
+  resumed_.store(qc_->resumed(), std::memory_order_relaxed);
   for (auto& c : handshake_waiters_)
     c.complete(std::error_code());
   handshake_waiters_.clear();
@@ -279,6 +280,7 @@ void IoWorker::run_app() {
     info.start = to_time_point(started_ns_);
     info.elapsed = std::chrono::nanoseconds(handshake_ns_);
     info.alpn = qc_->alpn();
+    info.resumed = resumed();
     if (auto ec = app_->on_conn_established(conn_, info)) return fail_app(ec);
     if (close_requested_) return;
     // After on_conn_established, so a client's connect handler finds the application ready.

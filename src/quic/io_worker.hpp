@@ -94,6 +94,8 @@ class IoWorker final : public detail::WakeTarget,
   asio::any_io_executor executor() const { return router_->executor(); }
   const asio::ip::udp::endpoint& initial_remote() const noexcept { return initial_remote_; }
   const std::string& trace_id() const noexcept { return trace_id_; }
+  /// Whether TLS resumed an earlier session; false until the handshake is done.
+  bool resumed() const noexcept { return resumed_.load(std::memory_order_relaxed); }
 
   // ----- Connection facade (router strand, inside application callbacks)
   Connection& connection() noexcept { return conn_; }
@@ -179,6 +181,7 @@ class IoWorker final : public detail::WakeTarget,
   bool resend_close_ = false;
   bool replay_pending_ = false;
   std::atomic<bool> wake_pending_{false};
+  std::atomic<bool> resumed_{false};  // set once, when the handshake completes
   uint64_t started_ns_ = 0;
   uint64_t handshake_ns_ = 0;
   uint64_t stage_deadline_ = UINT64_MAX;

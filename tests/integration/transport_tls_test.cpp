@@ -4,6 +4,9 @@
 #include <ngtcp2/ngtcp2.h>
 
 #include <atomic>
+#include <mutex>
+#include <optional>
+#include <thread>
 
 #include "integration/support.hpp"
 
@@ -260,6 +263,153 @@ TEST_F(TransportTest, ServerSendsOneSessionTicketAfterItsHandshake) {
   EXPECT_FALSE(g_ticket_before_established.load());
   // The ticket goes out with HANDSHAKE_DONE, before the echo's first byte.
   EXPECT_EQ(g_tickets_received.load(), 1);
+}
+
+// A SessionStore that records what passes through it, over the library's own, and can hand
+// out a garbled ticket instead of the kept one.
+class WatchedStore : public aq::SessionStore {
+ public:
+  void put(const std::string& key, std::vector<uint8_t> ticket) override {
+    {
+      std::lock_guard lock(m_);
+      put_keys_.push_back(key);
+    }
+    inner_->put(key, std::move(ticket));
+  }
+  std::optional<std::vector<uint8_t>> take(const std::string& key) override {
+    {
+      std::lock_guard lock(m_);
+      taken_keys_.push_back(key);
+    }
+    auto t = inner_->take(key);
+    if (t && garble_) {
+      for (auto& b : *t)
+        b ^= 0x5a;
+    }
+    return t;
+  }
+  // Waits (bounded) until `n` tickets have been put; returns their keys.
+  std::vector<std::string> wait_puts(size_t n) {
+    for (int i = 0; i < 500; ++i) {
+      {
+        std::lock_guard lock(m_);
+        if (put_keys_.size() >= n) return put_keys_;
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+    std::lock_guard lock(m_);
+    return put_keys_;
+  }
+  std::vector<std::string> taken_keys() {
+    std::lock_guard lock(m_);
+    return taken_keys_;
+  }
+  std::atomic<bool> garble_{false};
+
+ private:
+  std::shared_ptr<aq::SessionStore> inner_ = aq::make_session_store();
+  std::mutex m_;
+  std::vector<std::string> put_keys_;
+  std::vector<std::string> taken_keys_;
+};
+
+class TransportResumptionTest : public TransportTest {
+ protected:
+  void SetUp() override {
+    start_server([this] {
+      auto app = std::make_shared<EchoServerApp>();
+      std::lock_guard lock(m_);
+      server_apps_.push_back(app);
+      return app;
+    });
+  }
+
+  // Connects with `s` and returns whether TLS resumed, as the client's HandshakeInfo and handle
+  // and the server's HandshakeInfo of the same connection tell it (they must agree).
+  bool connect_resumed(const aq::ClientSettings& s) {
+    auto app = std::make_shared<RecordingApp>();
+    auto connecting = connect(app, s);
+    const Connected c = get_within(connecting, 5s, "connect");
+    EXPECT_FALSE(c.ec) << c.ec.message();
+    if (c.ec) return false;
+    auto established = app->established();
+    const bool resumed = get_within(established, 5s, "established").resumed;
+    EXPECT_EQ(c.handle.resumed(), resumed);
+    ++connections_;
+    std::shared_ptr<EchoServerApp> server_app;
+    for (int i = 0; i < 500 && !server_app; ++i) {
+      {
+        std::lock_guard lock(m_);
+        if (server_apps_.size() >= connections_) server_app = server_apps_[connections_ - 1];
+      }
+      if (!server_app) std::this_thread::sleep_for(10ms);
+    }
+    EXPECT_TRUE(server_app) << "the server did not accept connection " << connections_;
+    if (server_app) {
+      auto server_established = server_app->established();
+      EXPECT_EQ(get_within(server_established, 5s, "server established").resumed, resumed);
+    }
+    return resumed;
+  }
+
+ private:
+  std::mutex m_;
+  std::vector<std::shared_ptr<EchoServerApp>> server_apps_;
+  size_t connections_ = 0;
+};
+
+TEST_F(TransportResumptionTest, SecondConnectionResumesWithTheFirstOnesTicket) {
+  auto store = std::make_shared<WatchedStore>();
+  auto s = client_settings();
+  s.session_store = store;
+  EXPECT_FALSE(connect_resumed(s));
+  ASSERT_EQ(store->wait_puts(1).size(), 1u);
+  EXPECT_TRUE(connect_resumed(s));
+  // The resumed connection brings a fresh ticket, and a third one resumes with that.
+  ASSERT_EQ(store->wait_puts(2).size(), 2u);
+  EXPECT_TRUE(connect_resumed(s));
+}
+
+TEST_F(TransportResumptionTest, WithoutAStoreEveryHandshakeIsFull) {
+  EXPECT_FALSE(connect_resumed(client_settings()));
+  EXPECT_FALSE(connect_resumed(client_settings()));
+}
+
+TEST_F(TransportResumptionTest, AGarbledTicketMeansAFullHandshake) {
+  auto store = std::make_shared<WatchedStore>();
+  auto s = client_settings();
+  s.session_store = store;
+  EXPECT_FALSE(connect_resumed(s));
+  ASSERT_EQ(store->wait_puts(1).size(), 1u);
+  store->garble_ = true;
+  EXPECT_FALSE(connect_resumed(s));
+  // The full handshake still brings a ticket that works.
+  ASSERT_EQ(store->wait_puts(2).size(), 2u);
+  store->garble_ = false;
+  EXPECT_TRUE(connect_resumed(s));
+}
+
+TEST_F(TransportResumptionTest, NoTicketCrossesToAConnectionThatVerifiesOtherwise) {
+  auto store = std::make_shared<WatchedStore>();
+  auto unverified = client_settings();
+  unverified.tls.insecure_skip_verify = true;
+  unverified.session_store = store;
+  EXPECT_FALSE(connect_resumed(unverified));
+  ASSERT_EQ(store->wait_puts(1).size(), 1u);
+
+  // A verifying client has a key of its own, so the unverified connection's ticket is not used.
+  auto verified = client_settings();
+  verified.session_store = store;
+  EXPECT_FALSE(connect_resumed(verified));
+  const auto keys = store->wait_puts(2);
+  ASSERT_EQ(keys.size(), 2u);
+  EXPECT_NE(keys[0], keys[1]);
+  // Another name for the same server is another key too.
+  verified.tls.server_name = "localhost";
+  EXPECT_FALSE(connect_resumed(verified));
+  EXPECT_EQ(store->taken_keys().size(), 3u);
+  // Each one resumes with its own.
+  EXPECT_TRUE(connect_resumed(unverified));
 }
 
 }  // namespace

@@ -509,6 +509,32 @@ case_cli_gtlsserver_multi() {
   stop_peer
 }
 
+# Three runs of our client sharing a --session-file: the first makes a full handshake and
+# keeps the server's ticket, the next two resume TLS with the ticket the run before received.
+# $1 = URL of hello.html, $2 = the CA file that verifies the server.
+cli_resume_runs() {
+  local i
+  for i in 1 2 3; do
+    timeout 30 "$CLIENT" --cacert "$2" --session-file session.txt -f -v -o "hello.$i" "$1" \
+      2>"client.$i.err" || fail "run $i: asioquic-client exited with status $?: $(tail_of "client.$i.err")"
+    same_file "hello.$i" "$WWW/hello.html"
+  done
+  grep -q '^\* Connected to ' client.1.err || fail "run 1 did not report its connection"
+  ! grep -q 'TLS resumed' client.1.err || fail "run 1 resumed without a ticket"
+  for i in 2 3; do
+    grep -q '^\* Connected to .*, TLS resumed$' "client.$i.err" || fail "run $i did not resume TLS"
+  done
+  [[ $(stat -c %a session.txt) == 600 ]] || fail "session.txt has mode $(stat -c %a session.txt), expected 600"
+  note "full handshake, then TLS resumed twice"
+}
+
+case_cli_gtlsserver_resume() {
+  need gtlsserver
+  start_gtlsserver
+  cli_resume_runs "https://127.0.0.1:$PORT/hello.html" "$CERT"
+  stop_peer
+}
+
 # ------------------------------------------------------------------ our client -> Caddy
 
 start_caddy() {
@@ -559,6 +585,13 @@ case_cli_quicgo_files() {
     fail "asioquic-client exited with status $?: $(tail_of client.err)"
   for f in hello.html small.bin 1M.bin one.bin; do same_file "dl/$f" "$WWW/$f"; done
   same_file dl/data.json "$WWW/sub/data.json"
+  stop_peer
+}
+
+case_cli_quicgo_resume() {
+  need_go_programs
+  start_quicgo_server
+  cli_resume_runs "https://localhost:$PORT/hello.html" "$QUICGO_CA"
   stop_peer
 }
 
@@ -805,7 +838,8 @@ make_fixtures() {
 # Our quic-go client and quic-go's example server, built offline from Debian's Go sources.
 build_go_programs() {
   if [[ -n ${INTEROP_CASES:-} && ! srv-quicgo-files =~ $INTEROP_CASES &&
-    ! cli-quicgo-files =~ $INTEROP_CASES && ! srv-threads-peers =~ $INTEROP_CASES ]]; then
+    ! cli-quicgo-files =~ $INTEROP_CASES && ! cli-quicgo-resume =~ $INTEROP_CASES &&
+    ! srv-threads-peers =~ $INTEROP_CASES ]]; then
     return 0  # no quic-go case selected
   fi
   mkdir -p "$GO_OUT"
@@ -859,10 +893,12 @@ main() {
   run_case cli-gtlsserver-files case_cli_gtlsserver_files
   run_case cli-gtlsserver-100M case_cli_gtlsserver_100m
   run_case cli-gtlsserver-multi case_cli_gtlsserver_multi
+  run_case cli-gtlsserver-resume case_cli_gtlsserver_resume
   run_case cli-caddy-files case_cli_caddy_files
   run_case cli-caddy-100M case_cli_caddy_100m
   run_case cli-quicgo-files case_cli_quicgo_files
   run_case cli-quicgo-100M case_cli_quicgo_100m
+  run_case cli-quicgo-resume case_cli_quicgo_resume
   # our server <- our client
   run_case ours-get-0B case_ours_get_0b
   run_case ours-get-1B case_ours_get_1b

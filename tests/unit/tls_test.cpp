@@ -175,6 +175,8 @@ class QuicPair {
   // Runs the handshake until both sides are done and no more packets flow, or one side fails.
   // `prepare_client` may adjust the client session first. Returns true when both sides
   // completed the handshake.
+  bool client_offers_early_data = false;  // TlsContext::new_session's offer_early_data
+
   bool handshake(const std::string& verify_host,
                  const std::function<void(gnutls_session_t)>& prepare_client = {}) {
     ngtcp2_callbacks cb = callbacks();
@@ -194,7 +196,7 @@ class QuicPair {
     }
     std::error_code ec;
     std::string host = verify_host;
-    client.tls = client_ctx_->new_session(&client.ref, host, ec);
+    client.tls = client_ctx_->new_session(&client.ref, host, ec, client_offers_early_data);
     if (client.tls == nullptr) return false;
     // The session must not depend on the caller's buffer.
     std::fill(host.begin(), host.end(), 'x');
@@ -797,17 +799,27 @@ TEST_F(Handshake, TicketsResumeAndAntiReplayRefusesReplayedEarlyData) {
   GnutlsDatum ticket;
   ASSERT_EQ(gnutls_session_get_data2(first.client.tls, ticket.get()), 0);
 
-  QuicPair second(srv, cli);
-  ASSERT_TRUE(second.handshake("localhost", [&](gnutls_session_t s) {
+  const auto resume = [&](gnutls_session_t s) {
     ASSERT_EQ(gnutls_session_set_data(s, ticket.get()->data, ticket.get()->size), 0);
-  }));
+  };
+
+  QuicPair second(srv, cli);
+  second.client_offers_early_data = true;
+  ASSERT_TRUE(second.handshake("localhost", resume));
   EXPECT_TRUE(gnutls_session_is_resumed(second.server.tls));
   EXPECT_TRUE(gnutls_session_is_resumed(second.client.tls));
+  EXPECT_TRUE(TlsContext::resumed(second.server.tls));
   EXPECT_TRUE(gnutls_session_get_flags(second.server.tls) & GNUTLS_SFLAGS_EARLY_DATA);
 
   QuicEnd replayed;
   ASSERT_TRUE(second.replay_first_flight(replayed));
   EXPECT_FALSE(gnutls_session_get_flags(replayed.tls) & GNUTLS_SFLAGS_EARLY_DATA);
+
+  // The engine's clients resume without offering 0-RTT (they have no early data to send).
+  QuicPair third(srv, cli);
+  ASSERT_TRUE(third.handshake("localhost", resume));
+  EXPECT_TRUE(TlsContext::resumed(third.client.tls));
+  EXPECT_FALSE(gnutls_session_get_flags(third.server.tls) & GNUTLS_SFLAGS_EARLY_DATA);
 }
 
 TEST_F(Handshake, VerifiesIpLiteralsAgainstIpAddressSans) {

@@ -21,6 +21,7 @@
 #include "client/request_body.hpp"
 #include "client/run_context.hpp"
 #include "client/session.hpp"
+#include "client/session_file.hpp"
 #include "client/stdout_order.hpp"
 #include "client/transfer.hpp"
 #include "client/url.hpp"
@@ -134,6 +135,12 @@ int main(int argc, char** argv) {
     return early_failure(o, kExitCaCertError, "cannot read --cacert " + o.cacert);
   }
 
+  std::shared_ptr<SessionFile> session_file;
+  if (!o.session_file.empty()) {
+    session_file = std::make_shared<SessionFile>();
+    if (!session_file->load(o.session_file, error)) return early_failure(o, kExitReadError, error);
+  }
+
   bool body_to_terminal = false;
   for (const auto& t : transfers)
     body_to_terminal |= t.sink.is_stdout() && ::isatty(STDOUT_FILENO);
@@ -146,6 +153,7 @@ int main(int argc, char** argv) {
   VerboseLog verbose(std::cerr, o.verbose);
   ProgressBar progress(std::cerr, progress_on, terminal_columns());
   RunContext ctx{o, make_settings(o), {}, std::move(body), progress, order, verbose, std::cerr};
+  ctx.quic.session_store = session_file;
 
   // One session per origin, in order of first appearance.
   std::vector<std::unique_ptr<Session>> sessions;
@@ -184,10 +192,14 @@ int main(int argc, char** argv) {
   }
   io.run();
   progress.finish();
+  if (session_file && !session_file->save(error) && code == kExitOk) {
+    code = ctx.fail(kExitWriteError, error);
+  }
 
   for (const auto& t : transfers) {
     if (t.result != kExitOk) return t.result;
   }
+  if (code != kExitOk) return code;
   // Only after the fallback stop can a timed-out run have no failed transfer.
   if (ctx.timed_out) return ctx.fail(kExitTimeout, "");
   return kExitOk;

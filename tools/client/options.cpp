@@ -10,24 +10,16 @@
 namespace asioquic::tools {
 namespace {
 
-constexpr std::array<OptionSpec, 18> kSpecs{{
-    {'o', "output", true},
-    {'O', "remote-name", false},
-    {'X', "request", true},
-    {'H', "header", true},
-    {'d', "data", true},
-    {'\0', "data-binary", true},
-    {'I', "head", false},
-    {'v', "verbose", false},
-    {'f', "fail", false},
-    {'s', "silent", false},
-    {'S', "show-error", false},
-    {'k', "insecure", false},
-    {'\0', "cacert", true},
-    {'n', "parallel", true},
-    {'\0', "connect-timeout", true},
-    {'m', "max-time", true},
-    {'h', "help", false},
+constexpr std::array<OptionSpec, 19> kSpecs{{
+    {'o', "output", true},      {'O', "remote-name", false},
+    {'X', "request", true},     {'H', "header", true},
+    {'d', "data", true},        {'\0', "data-binary", true},
+    {'I', "head", false},       {'v', "verbose", false},
+    {'f', "fail", false},       {'s', "silent", false},
+    {'S', "show-error", false}, {'k', "insecure", false},
+    {'\0', "cacert", true},     {'\0', "session-file", true},
+    {'n', "parallel", true},    {'\0', "connect-timeout", true},
+    {'m', "max-time", true},    {'h', "help", false},
     {'V', "version", false},
 }};
 
@@ -58,6 +50,9 @@ Options:
   -k, --insecure           do not verify the server's certificate
       --cacert FILE        verify the server against the CA certificates in FILE (PEM)
                            instead of the system trust store
+      --session-file FILE  resume TLS with a session ticket kept in FILE from an earlier
+                           run, and keep the servers' new tickets there (written at exit,
+                           mode 0600)
   -n, --parallel N         at most N requests at once on a connection (default: all)
       --connect-timeout SECONDS
                            give up a connection whose handshake takes longer
@@ -70,8 +65,8 @@ or -v, nor when a body goes to a terminal).
 
 Exit status, as curl's: 0 success, 1 unsupported scheme, 2 usage error, 3 malformed URL,
 6 could not resolve the host, 7 could not connect (no answer, refused, version negotiation),
-22 HTTP status >= 400 with -f, 23 cannot write the output, 26 cannot read the -d @FILE,
-28 timeout (--max-time, --connect-timeout), 35 TLS handshake failure (certificate not
+22 HTTP status >= 400 with -f, 23 cannot write the output (or the --session-file),
+26 cannot read the -d @FILE (or the --session-file), 28 timeout (--max-time, --connect-timeout), 35 TLS handshake failure (certificate not
 trusted, no common ALPN), 55 failure sending the request, 56 failure receiving the response
 (stream reset, connection lost), 77 cannot use the --cacert FILE. With several URLs: the
 status of the first URL, in command-line order, that failed.
@@ -157,6 +152,9 @@ std::optional<ClientOptions> parse_client_options(int argc, char** argv, std::st
       o.insecure = true;
     } else if (name == "cacert") {
       o.cacert = a.value;
+    } else if (name == "session-file") {
+      if (a.value.empty()) return bad(name, a.value, "expected a file name");
+      o.session_file = a.value;
     } else if (name == "parallel") {
       auto n = parse_count(a.value);
       if (!n || *n == 0 || *n > 1'000'000) return bad(name, a.value, "expected a count above 0");

@@ -37,7 +37,8 @@ struct ClientOptions {
   bool show_error = false;
   bool insecure = false;
   std::string cacert;
-  size_t parallel = 0;  // 0: no limit
+  std::string session_file;  // --session-file; empty: no resumption
+  size_t parallel = 0;       // 0: no limit
   std::optional<std::chrono::milliseconds> connect_timeout;
   std::optional<std::chrono::milliseconds> max_time;
   bool help = false;

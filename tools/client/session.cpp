@@ -71,6 +71,7 @@ asio::awaitable<std::error_code> Session::connection(h3::ClientH3Controller& out
     std::ostringstream text;
     text << "Connected to " << host_ << " (" << ctl.connection().remote_endpoint()
          << "), connection " << ctl.connection().trace_id();
+    if (ctl.connection().resumed()) text << ", TLS resumed";
     ctx_.verbose.step("", text.str());
   }
   changed_.notify_all();
