@@ -20,6 +20,9 @@ std::error_code validate(const Settings& s, std::string* what) {
   for (const auto& p : s.tls.alpn) {
     if (p.empty() || p.size() > 31) return fail(what, "tls.alpn: each protocol is 1-31 bytes");
   }
+  if (s.tls.key_shares < 1 || s.tls.key_shares > 3) {
+    return fail(what, "tls.key_shares: must be 1, 2 or 3");
+  }
   if (s.idle_timeout < milliseconds(0)) return fail(what, "idle_timeout: negative");
   if (s.handshake_timeout <= milliseconds(0)) return fail(what, "handshake_timeout: must be > 0");
   if (s.initial_rtt <= milliseconds(0) || s.initial_rtt > milliseconds(60'000)) {

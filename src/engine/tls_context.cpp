@@ -372,6 +372,13 @@ std::shared_ptr<TlsContext> TlsContext::create(Role role, const TlsSettings& s, 
       }
     }
     ctx->verify_peer_ = !s.insecure_skip_verify;
+    // GnuTLS makes two shares by default (X25519 and P-256 with our priority).
+    constexpr unsigned kShareFlags[] = {GNUTLS_KEY_SHARE_TOP, GNUTLS_KEY_SHARE_TOP2,
+                                        GNUTLS_KEY_SHARE_TOP3};
+    if (s.key_shares < 1 || s.key_shares > 3) {
+      return fail(errc::invalid_argument, "key_shares: must be 1, 2 or 3");
+    }
+    ctx->client_key_share_flag_ = kShareFlags[s.key_shares - 1];
   }
 
   // When keylog_file is empty, GnuTLS's default key log function stays in place: GnuTLS 3.7.9
@@ -397,7 +404,8 @@ gnutls_session_t TlsContext::new_session(TlsConnRef* conn_ref, std::string_view 
   ec = errc::internal;
   gnutls_session_t raw;
   // A server's one session ticket goes out through issue_session_ticket.
-  unsigned flags = server ? GNUTLS_SERVER | GNUTLS_NO_AUTO_SEND_TICKET : GNUTLS_CLIENT;
+  unsigned flags =
+      server ? GNUTLS_SERVER | GNUTLS_NO_AUTO_SEND_TICKET : GNUTLS_CLIENT | client_key_share_flag_;
   if (server || offer_early_data) flags |= GNUTLS_ENABLE_EARLY_DATA | GNUTLS_NO_END_OF_EARLY_DATA;
   if (gnutls_init(&raw, flags) < 0) return nullptr;
   GnutlsPtr<gnutls_session_t> session(raw);

@@ -81,10 +81,11 @@ class TlsContext {
   /// use_system_trust, plus ca_file when set; client certificates are not supported, so
   /// cert/key fields are ignored. Both: validates the ALPN list and opens keylog_file.
   /// ALPN names must be 1..31 bytes and at most 8 (GnuTLS 3.7's storage limits).
-  /// On failure returns nullptr, sets `ec` (errc::invalid_argument for a bad ALPN list or a
-  /// key log file that cannot be opened, errc::tls_credentials for a missing, unreadable,
-  /// unparsable or mismatched certificate/key or CA file, errc::internal when GnuTLS fails
-  /// otherwise) and, when `detail` is given, a human-readable reason.
+  /// On failure returns nullptr, sets `ec` (errc::invalid_argument for a bad ALPN list, a
+  /// client's key_shares outside 1..3 or a key log file that cannot be opened,
+  /// errc::tls_credentials for a missing, unreadable, unparsable or mismatched certificate/key or
+  /// CA file, errc::internal when GnuTLS fails otherwise) and, when `detail` is given, a
+  /// human-readable reason.
   static std::shared_ptr<TlsContext> create(Role role, const TlsSettings& s, std::error_code& ec,
                                             std::string* detail = nullptr);
 
@@ -146,6 +147,7 @@ class TlsContext {
 
   Role role_;
   bool verify_peer_ = false;
+  unsigned client_key_share_flag_ = 0;  // client: GNUTLS_KEY_SHARE_TOP*, from key_shares
   GnutlsPtr<gnutls_certificate_credentials_t> credentials_;
   GnutlsPtr<gnutls_priority_t> priority_;
   std::vector<std::string> alpn_;

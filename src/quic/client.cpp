@@ -33,6 +33,7 @@ std::shared_ptr<const engine::TlsContext> client_tls(const TlsSettings& t, std::
   key += '\x02' + t.ca_file + '\x02' + t.keylog_file + '\x02';
   key += t.use_system_trust ? 's' : '-';
   key += t.insecure_skip_verify ? 'i' : '-';
+  key += static_cast<char>('0' + t.key_shares);
   std::lock_guard lock(m);
   if (auto hit = cache[key].lock()) return hit;
   std::erase_if(cache, [](const auto& kv) { return kv.second.expired(); });

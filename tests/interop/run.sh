@@ -528,6 +528,22 @@ cli_resume_runs() {
   note "full handshake, then TLS resumed twice"
 }
 
+# A server that takes only P-256: our client offers an X25519 key share alone (TlsSettings::
+# key_shares = 1), so the server must ask for P-256 with a HelloRetryRequest.
+case_cli_gtlsserver_hrr() {
+  need gtlsserver
+  start_peer gtlsserver.log gtlsserver --groups=-GROUP-ALL:+GROUP-SECP256R1 -d "$WWW" \
+    127.0.0.1 "$PORT" "$KEY" "$CERT"
+  timeout 30 "$CLIENT" --cacert "$CERT" -f -s -S -o hello.html "https://127.0.0.1:$PORT/hello.html" \
+    2>client.err || fail "asioquic-client exited with status $?: $(tail_of client.err)"
+  same_file hello.html "$WWW/hello.html"
+  # The second ClientHello continues the Initial crypto stream where the first one ended.
+  grep -qE 'frm rx [0-9]+ Initial CRYPTO\(0x06\) offset=[1-9]' gtlsserver.log ||
+    fail "no second ClientHello in the server's log: no HelloRetryRequest happened"
+  note "P-256 only: HelloRetryRequest, then the file"
+  stop_peer
+}
+
 case_cli_gtlsserver_resume() {
   need gtlsserver
   start_gtlsserver
@@ -894,6 +910,7 @@ main() {
   run_case cli-gtlsserver-100M case_cli_gtlsserver_100m
   run_case cli-gtlsserver-multi case_cli_gtlsserver_multi
   run_case cli-gtlsserver-resume case_cli_gtlsserver_resume
+  run_case cli-gtlsserver-hrr case_cli_gtlsserver_hrr
   run_case cli-caddy-files case_cli_caddy_files
   run_case cli-caddy-100M case_cli_caddy_100m
   run_case cli-quicgo-files case_cli_quicgo_files
