@@ -1,12 +1,14 @@
 // Server face of the HTTP/3 driver: ServerRequest, ServerResponse, ServerH3Controller,
 // ServerH3Driver, start() and serve().
+#include <asio/async_result.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
-#include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include <memory>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include "h3/driver.hpp"
@@ -143,6 +145,9 @@ struct Server::Impl {
   std::mutex m;
   std::vector<ServerH3Controller> live;  // connections being served
   bool stopping = false;
+  // run() waiting, after its listener closed, for `live` to empty; completed by the connection
+  // that ends last, from its own executor.
+  std::vector<asioquic::detail::Completion<void()>> drained;
 
   /// Closes the listener; returns the connections being served.
   std::vector<ServerH3Controller> stop_accepting() {
@@ -165,8 +170,26 @@ struct Server::Impl {
     });
     // With requests handed to on_request, this completes when the connection has ended.
     co_await ctl.async_accept(as_tuple(asio::use_awaitable));
-    std::lock_guard lock(self->m);
-    std::erase_if(self->live, [&](const ServerH3Controller& c) { return c.same_as(ctl); });
+    std::vector<asioquic::detail::Completion<void()>> done;
+    {
+      std::lock_guard lock(self->m);
+      std::erase_if(self->live, [&](const ServerH3Controller& c) { return c.same_as(ctl); });
+      if (self->live.empty()) done.swap(self->drained);
+    }
+    for (auto& c : done)
+      c.complete();
+  }
+
+  // Completes `c` once no connection is being served: at once (posted) if none is.
+  static void when_drained(const std::shared_ptr<Impl>& self,
+                           asioquic::detail::Completion<void()> c) {
+    std::unique_lock lock(self->m);
+    if (!self->live.empty()) {
+      self->drained.push_back(std::move(c));
+      return;
+    }
+    lock.unlock();
+    c.complete();
   }
 };
 
@@ -194,17 +217,20 @@ asio::awaitable<void> Server::run() const {
     }
     asio::co_spawn(ctl.executor(), Impl::serve_connection(self, ctl), asio::detached);
   }
-  // The listener is closed: wait for the connections still running. They end on other
-  // executors, so poll rather than share a timer across threads.
-  asio::steady_timer poll(co_await asio::this_coro::executor);
-  for (;;) {
-    {
-      std::lock_guard lock(self->m);
-      if (self->live.empty()) co_return;
-    }
-    poll.expires_after(std::chrono::milliseconds(20));
-    co_await poll.async_wait(as_tuple(asio::use_awaitable));
-  }
+  // The listener is closed: wait for the connections still running, which may end on other
+  // executors. The frame lets go of the Impl while it waits, so that a wait that never
+  // completes (its io_context destroyed first) leaves no cycle between them.
+  // Named before the co_await: g++ 12 destroys temporaries of a co_await's full expression
+  // twice.
+  const auto ex = co_await asio::this_coro::executor;
+  const std::weak_ptr<Impl> weak = self;
+  self.reset();
+  auto wait = [ex, weak](auto handler) {
+    asioquic::detail::Completion<void()> c(std::move(handler), ex);
+    if (auto impl = weak.lock()) return Impl::when_drained(impl, std::move(c));
+    c.complete();  // no connection holds the Impl any more: none is left
+  };
+  co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(wait, asio::use_awaitable);
 }
 
 void Server::shutdown(std::chrono::milliseconds drain) const {
