@@ -125,10 +125,12 @@ struct ServerSettings : Settings {
   size_t max_handshakes = 4096;
   /// How long a Retry token stays valid.
   std::chrono::milliseconds retry_token_lifetime{10'000};
-  /// Secret for Retry tokens and stateless reset tokens. Unset: random per listener. Set it
-  /// (and keep it) to make stateless resets survive a restart: every process with the same
-  /// secret derives the same reset token for a connection ID, and accepts the others' Retry
-  /// tokens.
+  /// Secret for Retry tokens, stateless reset tokens and TLS session tickets. Unset: random per
+  /// listener. Set it (and keep it) to make them survive a restart: every process with the
+  /// same secret derives the same reset token for a connection ID, accepts the others' Retry
+  /// tokens, and resumes TLS sessions from the others' tickets (GnuTLS rotates the ticket key
+  /// derived from it over time; anyone holding the secret can decrypt tickets, so keep it as
+  /// secret as the certificate's key).
   std::optional<std::array<uint8_t, 32>> static_secret;
   /// Stateless resets sent per second at most (token bucket); 0 disables them.
   unsigned stateless_reset_rate = 100;

@@ -7,20 +7,24 @@
 
 namespace asioquic::engine {
 
-std::array<uint8_t, 16> derive_key128(std::span<const uint8_t> secret, std::string_view label) {
+void derive_key(std::span<const uint8_t> secret, std::string_view label, std::span<uint8_t> out) {
   gnutls_datum_t ikm{const_cast<unsigned char*>(secret.data()),
                      static_cast<unsigned>(secret.size())};
   gnutls_datum_t salt{nullptr, 0};
   std::array<uint8_t, 32> prk;
-  std::array<uint8_t, 16> key;
   gnutls_datum_t prk_datum{prk.data(), static_cast<unsigned>(prk.size())};
   gnutls_datum_t info{reinterpret_cast<unsigned char*>(const_cast<char*>(label.data())),
                       static_cast<unsigned>(label.size())};
   if (gnutls_hkdf_extract(GNUTLS_MAC_SHA256, &ikm, &salt, prk.data()) < 0 ||
-      gnutls_hkdf_expand(GNUTLS_MAC_SHA256, &prk_datum, &info, key.data(), key.size()) < 0) {
+      gnutls_hkdf_expand(GNUTLS_MAC_SHA256, &prk_datum, &info, out.data(), out.size()) < 0) {
     std::abort();
   }
   gnutls_memset(prk.data(), 0, prk.size());
+}
+
+std::array<uint8_t, 16> derive_key128(std::span<const uint8_t> secret, std::string_view label) {
+  std::array<uint8_t, 16> key;
+  derive_key(secret, label, key);
   return key;
 }
 

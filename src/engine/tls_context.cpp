@@ -18,6 +18,7 @@
 #include "asioquic/error.hpp"
 #include "asioquic/session_store.hpp"
 #include "engine/packet_keys.hpp"
+#include "engine/secret_kdf.hpp"
 
 namespace asioquic::engine {
 namespace {
@@ -273,7 +274,8 @@ const char* TlsContext::intern_host(std::string_view host) const {
 }
 
 std::shared_ptr<TlsContext> TlsContext::create(Role role, const TlsSettings& s, std::error_code& ec,
-                                               std::string* detail) {
+                                               std::string* detail,
+                                               std::span<const uint8_t> ticket_secret) {
   auto fail = [&](errc e, std::string msg) -> std::shared_ptr<TlsContext> {
     ec = e;
     if (detail != nullptr) *detail = std::move(msg);
@@ -339,8 +341,13 @@ std::shared_ptr<TlsContext> TlsContext::create(Role role, const TlsSettings& s, 
     gnutls_memset(key.data(), 0, key.size());
     if (!loaded) return fail(errc::tls_credentials, err);
 
+    // Generated first, for the size GnuTLS wants; then derived over it when a secret is given.
     if (int rc = gnutls_session_ticket_key_generate(ctx->ticket_key_.get()); rc < 0) {
       return gnutls_fail(errc::internal, "gnutls_session_ticket_key_generate", rc);
+    }
+    if (!ticket_secret.empty()) {
+      gnutls_datum_t* master = ctx->ticket_key_.get();
+      derive_key(ticket_secret, "asioquic session ticket key", {master->data, master->size});
     }
     ctx->replay_cache_ = std::make_unique<ReplayCache>();
     gnutls_anti_replay_t anti_replay;

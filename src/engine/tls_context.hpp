@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -86,8 +87,12 @@ class TlsContext {
   /// errc::tls_credentials for a missing, unreadable, unparsable or mismatched certificate/key or
   /// CA file, errc::internal when GnuTLS fails otherwise) and, when `detail` is given, a
   /// human-readable reason.
+  /// Server: `ticket_secret`, when not empty, is what the session-ticket key derives from, so
+  /// every context made with the same secret (other processes, a restarted one) resumes the
+  /// others' tickets; empty: a random key, and tickets die with the context.
   static std::shared_ptr<TlsContext> create(Role role, const TlsSettings& s, std::error_code& ec,
-                                            std::string* detail = nullptr);
+                                            std::string* detail = nullptr,
+                                            std::span<const uint8_t> ticket_secret = {});
 
   ~TlsContext();
   TlsContext(const TlsContext&) = delete;

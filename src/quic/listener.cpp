@@ -150,7 +150,10 @@ std::shared_ptr<quic::ServerContext> make_context(const ServerSettings& settings
   if ((ec = validate(settings))) return nullptr;
   auto ctx = std::make_shared<quic::ServerContext>();
   ctx->settings = settings;
-  ctx->tls = engine::TlsContext::create(engine::TlsContext::Role::server, settings.tls, ec);
+  std::span<const uint8_t> ticket_secret;
+  if (settings.static_secret) ticket_secret = *settings.static_secret;
+  ctx->tls = engine::TlsContext::create(engine::TlsContext::Role::server, settings.tls, ec, nullptr,
+                                        ticket_secret);
   if (!ctx->tls) return nullptr;
   if (settings.static_secret) {
     ctx->secret = *settings.static_secret;

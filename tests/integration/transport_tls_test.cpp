@@ -7,6 +7,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <utility>
 
 #include "integration/support.hpp"
 
@@ -410,6 +411,68 @@ TEST_F(TransportResumptionTest, NoTicketCrossesToAConnectionThatVerifiesOtherwis
   EXPECT_EQ(store->taken_keys().size(), 3u);
   // Each one resumes with its own.
   EXPECT_TRUE(connect_resumed(unverified));
+}
+
+// Hands the last ticket it was given to whichever server asks, so that a ticket can travel from
+// one listener to another (the library's key names the port).
+class AnyServerStore : public aq::SessionStore {
+ public:
+  void put(const std::string&, std::vector<uint8_t> ticket) override {
+    std::lock_guard lock(m_);
+    ticket_ = std::move(ticket);
+    ++puts_;
+  }
+  std::optional<std::vector<uint8_t>> take(const std::string&) override {
+    std::lock_guard lock(m_);
+    return std::exchange(ticket_, std::nullopt);
+  }
+  // Waits (bounded) until `n` tickets have been put.
+  bool wait_puts(size_t n) {
+    for (int i = 0; i < 500; ++i) {
+      {
+        std::lock_guard lock(m_);
+        if (puts_ >= n) return true;
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+    return false;
+  }
+
+ private:
+  std::mutex m_;
+  std::optional<std::vector<uint8_t>> ticket_;
+  size_t puts_ = 0;
+};
+
+TEST_F(TransportTest, ListenersWithOneStaticSecretResumeEachOthersTickets) {
+  const auto echo = [] { return std::make_shared<EchoServerApp>(); };
+  auto shared = server_settings();
+  shared.static_secret = std::array<uint8_t, 32>{1, 2, 3};
+  auto other = server_settings();
+  other.static_secret = std::array<uint8_t, 32>{9, 8, 7};
+  start_server(echo, shared);
+  TestServer twin(ex(), shared, echo);     // a restarted process, or another one behind a balancer
+  TestServer stranger(ex(), other, echo);  // another secret
+  TestServer random_key(ex(), server_settings(), echo);  // no secret: a random ticket key
+
+  auto store = std::make_shared<AnyServerStore>();
+  auto s = client_settings();
+  s.session_store = store;
+  const auto resumed_at = [&](uint16_t port) {
+    auto app = std::make_shared<RecordingApp>();
+    auto connecting = connect(app, s, port);
+    const Connected c = get_within(connecting, 5s, "connect");
+    EXPECT_FALSE(c.ec) << c.ec.message();
+    auto established = app->established();
+    return !c.ec && get_within(established, 5s, "established").resumed;
+  };
+  EXPECT_FALSE(resumed_at(server_->port()));
+  ASSERT_TRUE(store->wait_puts(1));
+  EXPECT_TRUE(resumed_at(twin.port()));
+  ASSERT_TRUE(store->wait_puts(2));
+  EXPECT_FALSE(resumed_at(stranger.port()));  // declined: a full handshake, nothing worse
+  ASSERT_TRUE(store->wait_puts(3));
+  EXPECT_FALSE(resumed_at(random_key.port()));
 }
 
 }  // namespace
