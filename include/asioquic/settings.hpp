@@ -130,7 +130,9 @@ struct ServerSettings : Settings {
   /// same secret derives the same reset token for a connection ID, accepts the others' Retry
   /// tokens, and resumes TLS sessions from the others' tickets (GnuTLS rotates the ticket key
   /// derived from it over time; anyone holding the secret can decrypt tickets, so keep it as
-  /// secret as the certificate's key).
+  /// secret as the certificate's key). With it set, 0-RTT is refused (clients resend their
+  /// early data after the handshake): each process's anti-replay cache sees only its own
+  /// connections, so early data accepted by one could be replayed to another.
   std::optional<std::array<uint8_t, 32>> static_secret;
   /// Stateless resets sent per second at most (token bucket); 0 disables them.
   unsigned stateless_reset_rate = 100;

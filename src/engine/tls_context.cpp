@@ -348,6 +348,9 @@ std::shared_ptr<TlsContext> TlsContext::create(Role role, const TlsSettings& s, 
     if (!ticket_secret.empty()) {
       gnutls_datum_t* master = ctx->ticket_key_.get();
       derive_key(ticket_secret, "asioquic session ticket key", {master->data, master->size});
+      // A ticket may now come back to any process holding the secret, and the anti-replay
+      // cache is this process's alone: a 0-RTT flight could be replayed to another one.
+      ctx->accept_early_data_ = false;
     }
     ctx->replay_cache_ = std::make_unique<ReplayCache>();
     gnutls_anti_replay_t anti_replay;
@@ -413,7 +416,8 @@ gnutls_session_t TlsContext::new_session(TlsConnRef* conn_ref, std::string_view 
   // A server's one session ticket goes out through issue_session_ticket.
   unsigned flags =
       server ? GNUTLS_SERVER | GNUTLS_NO_AUTO_SEND_TICKET : GNUTLS_CLIENT | client_key_share_flag_;
-  if (server || offer_early_data) flags |= GNUTLS_ENABLE_EARLY_DATA | GNUTLS_NO_END_OF_EARLY_DATA;
+  const bool early_data = server ? accept_early_data_ : offer_early_data;
+  if (early_data) flags |= GNUTLS_ENABLE_EARLY_DATA | GNUTLS_NO_END_OF_EARLY_DATA;
   if (gnutls_init(&raw, flags) < 0) return nullptr;
   GnutlsPtr<gnutls_session_t> session(raw);
 
@@ -433,11 +437,11 @@ gnutls_session_t TlsContext::new_session(TlsConnRef* conn_ref, std::string_view 
     // GNUTLS_ENABLE_EARLY_DATA puts an early_data extension into every NewSessionTicket, and
     // QUIC requires its size to be 0xffffffff. 0-RTT is then accepted when the anti-replay
     // cache has not seen the ClientHello before; without anti-replay GnuTLS rejects it.
-    if (gnutls_session_ticket_enable_server(raw, ticket_key_.get()) < 0 ||
-        gnutls_record_set_max_early_data_size(raw, kQuicMaxEarlyDataSize) < 0) {
-      return nullptr;
+    if (gnutls_session_ticket_enable_server(raw, ticket_key_.get()) < 0) return nullptr;
+    if (accept_early_data_) {
+      if (gnutls_record_set_max_early_data_size(raw, kQuicMaxEarlyDataSize) < 0) return nullptr;
+      gnutls_anti_replay_enable(raw, anti_replay_.get());
     }
-    gnutls_anti_replay_enable(raw, anti_replay_.get());
     if (ngtcp2_crypto_gnutls_configure_server_session(raw) != 0) return nullptr;
   } else {
     const std::string host(verify_host);  // NUL-terminated for inet_pton and GnuTLS

@@ -89,7 +89,8 @@ class TlsContext {
   /// human-readable reason.
   /// Server: `ticket_secret`, when not empty, is what the session-ticket key derives from, so
   /// every context made with the same secret (other processes, a restarted one) resumes the
-  /// others' tickets; empty: a random key, and tickets die with the context.
+  /// others' tickets; such a context refuses 0-RTT, as its anti-replay cache cannot see what
+  /// the others accepted. Empty: a random key, tickets die with the context, 0-RTT is taken.
   static std::shared_ptr<TlsContext> create(Role role, const TlsSettings& s, std::error_code& ec,
                                             std::string* detail = nullptr,
                                             std::span<const uint8_t> ticket_secret = {});
@@ -153,6 +154,7 @@ class TlsContext {
   Role role_;
   bool verify_peer_ = false;
   unsigned client_key_share_flag_ = 0;  // client: GNUTLS_KEY_SHARE_TOP*, from key_shares
+  bool accept_early_data_ = true;       // server: 0-RTT; off when tickets travel (ticket_secret)
   GnutlsPtr<gnutls_certificate_credentials_t> credentials_;
   GnutlsPtr<gnutls_priority_t> priority_;
   std::vector<std::string> alpn_;

@@ -305,6 +305,35 @@ case_srv_gtlsclient_0rtt() {
 }
 
 # The QUIC v2 draft ngtcp2 0.12 speaks (0x709a50c4): its own Initial salt and key labels.
+# Two server processes in turn, sharing a --secret-file: gtlsclient's second run resumes TLS with
+# the ticket the first process issued (the ServerHello selects its PSK), and its 0-RTT request is
+# refused (no anti-replay cache spans processes) and goes again in 1-RTT.
+case_srv_gtlsclient_restart() {
+  need gtlsclient
+  openssl rand -hex 32 >secret.hex
+  local u=https://127.0.0.1:$PORT/small.bin run
+  for run in 1 2; do
+    start_our_server --root "$WWW" --cert "$CERT" --key "$KEY" --secret-file secret.hex
+    mkdir "dl$run"
+    timeout 90 gtlsclient --exit-on-all-streams-close --session-file=session --tp-file=tp \
+      --download="dl$run" 127.0.0.1 "$PORT" "$u" >"gtlsclient$run.log" 2>&1 ||
+      fail "gtlsclient run $run exited with status $?: $(tail_of "gtlsclient$run.log")"
+    same_file "dl$run/small.bin" "$WWW/small.bin"
+    stop_our_server
+  done
+  # The ServerHello (the first Initial CRYPTO data the client logs, in hex) carries
+  # pre_shared_key (0x0029) with selected identity 0.
+  awk '/Ordered CRYPTO data in Initial crypto level/ {on = 1; next}
+       on && /^[0-9a-f]+  / {for (i = 2; i <= 17; i++) if ($i ~ /^[0-9a-f][0-9a-f]$/) printf "%s", $i; next}
+       on {exit}' gtlsclient2.log >serverhello.hex
+  grep -q 002900020000 serverhello.hex || fail "the restarted server did not resume the session"
+  grep -qE 'frm tx [0-9]+ 0RTT STREAM\([^)]*\) id=0x0 ' gtlsclient2.log ||
+    fail "gtlsclient sent no request in 0-RTT"
+  grep -qE 'frm tx [0-9]+ 1RTT STREAM\([^)]*\) id=0x0 ' gtlsclient2.log ||
+    fail "0-RTT was accepted by a server whose tickets travel between processes"
+  note "resumed by a new process; 0-RTT refused, request resent in 1-RTT"
+}
+
 case_srv_gtlsclient_v2draft() {
   need gtlsclient
   start_our_server --root "$WWW" --cert "$CERT" --key "$KEY"
@@ -899,6 +928,7 @@ main() {
   run_case srv-gtlsclient-key-update case_srv_gtlsclient_key_update
   run_case srv-gtlsclient-v2draft case_srv_gtlsclient_v2draft
   run_case srv-gtlsclient-0rtt case_srv_gtlsclient_0rtt
+  run_case srv-gtlsclient-restart case_srv_gtlsclient_restart
   run_case srv-quicgo-files case_srv_quicgo_files
   run_case srv-quicgo-100M case_srv_quicgo_100m
   run_case srv-quicgo-post case_srv_quicgo_post

@@ -822,6 +822,40 @@ TEST_F(Handshake, TicketsResumeAndAntiReplayRefusesReplayedEarlyData) {
   EXPECT_FALSE(gnutls_session_get_flags(third.server.tls) & GNUTLS_SFLAGS_EARLY_DATA);
 }
 
+// Contexts made with one ticket secret resume each other's tickets, and refuse 0-RTT: no single
+// anti-replay cache covers them.
+TEST_F(Handshake, TicketSecretSharesTicketsAndRefusesEarlyData) {
+  Certificate c = make_cert({"localhost"});
+  const std::array<uint8_t, 32> secret{7, 7, 7};
+  std::error_code ec;
+  auto ctx_with = [&](std::span<const uint8_t> s) {
+    auto ctx =
+        TlsContext::create(TlsContext::Role::server, server_settings(c, {"h3"}), ec, nullptr, s);
+    EXPECT_TRUE(ctx) << ec.message();
+    return ctx;
+  };
+  auto first_server = ctx_with(secret);
+  auto cli = trusting_client(c);
+  QuicPair first(first_server, cli);
+  ASSERT_TRUE(first.handshake("localhost"));
+  GnutlsDatum ticket;
+  ASSERT_EQ(gnutls_session_get_data2(first.client.tls, ticket.get()), 0);
+  const auto resume = [&](gnutls_session_t s) {
+    ASSERT_EQ(gnutls_session_set_data(s, ticket.get()->data, ticket.get()->size), 0);
+  };
+
+  QuicPair twin(ctx_with(secret), cli);  // another process with the same secret
+  twin.client_offers_early_data = true;
+  ASSERT_TRUE(twin.handshake("localhost", resume));
+  EXPECT_TRUE(TlsContext::resumed(twin.server.tls));
+  EXPECT_FALSE(gnutls_session_get_flags(twin.server.tls) & GNUTLS_SFLAGS_EARLY_DATA);
+
+  const std::array<uint8_t, 32> other{8};
+  QuicPair stranger(ctx_with(other), cli);
+  ASSERT_TRUE(stranger.handshake("localhost", resume));
+  EXPECT_FALSE(TlsContext::resumed(stranger.server.tls));
+}
+
 TEST_F(Handshake, VerifiesIpLiteralsAgainstIpAddressSans) {
   Certificate c = make_cert({"localhost", "127.0.0.1", "::1"});
   for (const char* host : {"127.0.0.1", "::1"}) {

@@ -23,6 +23,7 @@
 #include "server/options.hpp"
 #include "server/request_log.hpp"
 #include "server/router.hpp"
+#include "server/secret_file.hpp"
 #include "server/shutdown_signals.hpp"
 
 namespace {
@@ -42,6 +43,11 @@ std::optional<ServerSettings> make_settings(const ServerOptions& o, const Creden
   s.qlog_dir = o.qlog_dir;
   if (o.max_streams) s.max_streams_bidi = *o.max_streams;
   if (o.idle_timeout) s.idle_timeout = *o.idle_timeout;
+  if (!o.secret_file.empty()) {
+    auto secret = read_secret_file(o.secret_file, error);
+    if (!secret) return std::nullopt;
+    s.static_secret = *secret;
+  }
   std::string what;
   if (auto ec = validate(s, &what)) {
     error = "invalid setting " + what + ": " + ec.message();

@@ -11,13 +11,14 @@
 namespace asioquic::tools {
 namespace {
 
-constexpr std::array<OptionSpec, 15> kSpecs{{
+constexpr std::array<OptionSpec, 16> kSpecs{{
     {'\0', "listen", true},
     {'\0', "root", true},
     {'\0', "cert", true},
     {'\0', "key", true},
     {'\0', "qlog-dir", true},
     {'\0', "retry", false},
+    {'\0', "secret-file", true},
     {'\0', "cc", true},
     {'\0', "max-streams", true},
     {'\0', "max-requests-per-connection", true},
@@ -45,6 +46,9 @@ Options:
       --key FILE           certificate for localhost, 127.0.0.1, ::1 and the listen addresses)
       --qlog-dir DIR       write a qlog file per connection into DIR (created if missing)
       --retry              validate client addresses with a Retry round trip
+      --secret-file FILE   a 32-byte secret as 64 hex digits (openssl rand -hex 32): session
+                           tickets, Retry tokens and stateless resets then survive a restart
+                           and work across servers sharing the file (default: random)
       --cc ALGORITHM       congestion control: cubic (default), reno, bbr, bbr2
       --max-streams N      request streams a client may have open at once (default 128)
       --max-requests-per-connection N
@@ -109,6 +113,9 @@ std::optional<ServerOptions> parse_server_options(int argc, char** argv, std::st
       o.cert_file = a.value;
     } else if (name == "key") {
       o.key_file = a.value;
+    } else if (name == "secret-file") {
+      if (a.value.empty()) return bad(name, a.value, "expected a file name");
+      o.secret_file = a.value;
     } else if (name == "qlog-dir") {
       o.qlog_dir = a.value;
     } else if (name == "retry") {

@@ -20,6 +20,7 @@ struct ServerOptions {
   std::string cert_file;
   std::string key_file;
   std::string qlog_dir;
+  std::string secret_file;  // empty: a random static secret
   bool retry = false;
   CongestionControl congestion_control = CongestionControl::cubic;
   std::optional<uint64_t> max_streams;
