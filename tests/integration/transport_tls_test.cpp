@@ -291,13 +291,12 @@ class WatchedStore : public aq::SessionStore {
   }
   // Waits (bounded) until `n` tickets have been put; returns their keys.
   std::vector<std::string> wait_puts(size_t n) {
-    for (int i = 0; i < 500; ++i) {
-      {
-        std::lock_guard lock(m_);
-        if (put_keys_.size() >= n) return put_keys_;
-      }
-      std::this_thread::sleep_for(10ms);
-    }
+    eventually(
+        [&] {
+          std::lock_guard lock(m_);
+          return put_keys_.size() >= n;
+        },
+        5s);
     std::lock_guard lock(m_);
     return put_keys_;
   }
@@ -338,13 +337,13 @@ class TransportResumptionTest : public TransportTest {
     EXPECT_EQ(c.handle.resumed(), resumed);
     ++connections_;
     std::shared_ptr<EchoServerApp> server_app;
-    for (int i = 0; i < 500 && !server_app; ++i) {
-      {
-        std::lock_guard lock(m_);
-        if (server_apps_.size() >= connections_) server_app = server_apps_[connections_ - 1];
-      }
-      if (!server_app) std::this_thread::sleep_for(10ms);
-    }
+    eventually(
+        [&] {
+          std::lock_guard lock(m_);
+          if (server_apps_.size() >= connections_) server_app = server_apps_[connections_ - 1];
+          return server_app != nullptr;
+        },
+        5s);
     EXPECT_TRUE(server_app) << "the server did not accept connection " << connections_;
     if (server_app) {
       auto server_established = server_app->established();
@@ -428,14 +427,12 @@ class AnyServerStore : public aq::SessionStore {
   }
   // Waits (bounded) until `n` tickets have been put.
   bool wait_puts(size_t n) {
-    for (int i = 0; i < 500; ++i) {
-      {
-        std::lock_guard lock(m_);
-        if (puts_ >= n) return true;
-      }
-      std::this_thread::sleep_for(10ms);
-    }
-    return false;
+    return eventually(
+        [&] {
+          std::lock_guard lock(m_);
+          return puts_ >= n;
+        },
+        5s);
   }
 
  private:

@@ -285,17 +285,21 @@ case_srv_gtlsclient_key_update() {
 
 # Resumption with 0-RTT: the second connection sends its request in 0-RTT packets only; the
 # response proves the server accepted them (a rejection makes gtlsclient resend it in 1-RTT).
+# gtlsclient run $1 for small.bin, keeping its session ticket and the server's transport
+# parameters between runs (the second run resumes and tries 0-RTT); its log is gtlsclient$1.log.
+gtlsclient_resuming_run() {
+  mkdir "dl$1"
+  timeout 90 gtlsclient --exit-on-all-streams-close --session-file=session --tp-file=tp \
+    --download="dl$1" 127.0.0.1 "$PORT" "https://127.0.0.1:$PORT/small.bin" >"gtlsclient$1.log" 2>&1 ||
+    fail "gtlsclient run $1 exited with status $?: $(tail_of "gtlsclient$1.log")"
+  same_file "dl$1/small.bin" "$WWW/small.bin"
+}
+
 case_srv_gtlsclient_0rtt() {
   need gtlsclient
   start_our_server --root "$WWW" --cert "$CERT" --key "$KEY"
-  local u=https://127.0.0.1:$PORT/small.bin run
-  for run in 1 2; do
-    mkdir "dl$run"
-    timeout 90 gtlsclient --exit-on-all-streams-close --session-file=session --tp-file=tp \
-      --download="dl$run" 127.0.0.1 "$PORT" "$u" >"gtlsclient$run.log" 2>&1 ||
-      fail "gtlsclient run $run exited with status $?: $(tail_of "gtlsclient$run.log")"
-    same_file "dl$run/small.bin" "$WWW/small.bin"
-  done
+  gtlsclient_resuming_run 1
+  gtlsclient_resuming_run 2
   grep -qE 'frm tx [0-9]+ 0RTT STREAM\([^)]*\) id=0x0 ' gtlsclient2.log ||
     fail "the resumed connection sent no request in 0-RTT"
   if grep -qE 'frm tx [0-9]+ 1RTT STREAM\([^)]*\) id=0x0 ' gtlsclient2.log; then
@@ -304,21 +308,16 @@ case_srv_gtlsclient_0rtt() {
   stop_our_server
 }
 
-# The QUIC v2 draft ngtcp2 0.12 speaks (0x709a50c4): its own Initial salt and key labels.
 # Two server processes in turn, sharing a --secret-file: gtlsclient's second run resumes TLS with
 # the ticket the first process issued (the ServerHello selects its PSK), and its 0-RTT request is
 # refused (no anti-replay cache spans processes) and goes again in 1-RTT.
 case_srv_gtlsclient_restart() {
   need gtlsclient
   openssl rand -hex 32 >secret.hex
-  local u=https://127.0.0.1:$PORT/small.bin run
+  local run
   for run in 1 2; do
     start_our_server --root "$WWW" --cert "$CERT" --key "$KEY" --secret-file secret.hex
-    mkdir "dl$run"
-    timeout 90 gtlsclient --exit-on-all-streams-close --session-file=session --tp-file=tp \
-      --download="dl$run" 127.0.0.1 "$PORT" "$u" >"gtlsclient$run.log" 2>&1 ||
-      fail "gtlsclient run $run exited with status $?: $(tail_of "gtlsclient$run.log")"
-    same_file "dl$run/small.bin" "$WWW/small.bin"
+    gtlsclient_resuming_run "$run"
     stop_our_server
   done
   # The ServerHello (the first Initial CRYPTO data the client logs, in hex) carries
@@ -334,6 +333,7 @@ case_srv_gtlsclient_restart() {
   note "resumed by a new process; 0-RTT refused, request resent in 1-RTT"
 }
 
+# The QUIC v2 draft ngtcp2 0.12 speaks (0x709a50c4): its own Initial salt and key labels.
 case_srv_gtlsclient_v2draft() {
   need gtlsclient
   start_our_server --root "$WWW" --cert "$CERT" --key "$KEY"
