@@ -37,7 +37,8 @@ class SessionStore {
 };
 
 /// An in-memory SessionStore holding tickets for at most `capacity` servers (at least 1); past
-/// that, the server whose ticket was stored longest ago is forgotten. Thread-safe.
+/// that, the server whose ticket was stored longest ago is forgotten. Thread-safe. A ticket it
+/// drops (replaced, forgotten, or left at its destruction) is wiped first.
 std::shared_ptr<SessionStore> make_session_store(size_t capacity = 1024);
 
 }  // namespace asioquic

@@ -1,6 +1,8 @@
 // The in-memory SessionStore: a map from key to ticket plus the order keys were stored in.
 #include "asioquic/session_store.hpp"
 
+#include <string.h>  // explicit_bzero
+
 #include <algorithm>
 #include <list>
 #include <mutex>
@@ -9,18 +11,32 @@
 namespace asioquic {
 namespace {
 
+// A ticket lets its holder resume as the client, so one the store drops is wiped first.
+void wipe(std::vector<uint8_t>& ticket) {
+  explicit_bzero(ticket.data(), ticket.size());
+}
+
 class MemorySessionStore final : public SessionStore {
  public:
   explicit MemorySessionStore(size_t capacity) : capacity_(std::max<size_t>(capacity, 1)) {}
+  ~MemorySessionStore() override {
+    for (auto& kv : tickets_)
+      wipe(kv.second.ticket);
+  }
+  MemorySessionStore(const MemorySessionStore&) = delete;
+  MemorySessionStore& operator=(const MemorySessionStore&) = delete;
 
   void put(const std::string& key, std::vector<uint8_t> ticket) override {
     std::lock_guard lock(mutex_);
     if (auto it = tickets_.find(key); it != tickets_.end()) {
+      wipe(it->second.ticket);
       order_.erase(it->second.position);
       tickets_.erase(it);
     }
     while (tickets_.size() >= capacity_) {
-      tickets_.erase(order_.front());
+      auto oldest = tickets_.find(order_.front());
+      wipe(oldest->second.ticket);
+      tickets_.erase(oldest);
       order_.pop_front();
     }
     order_.push_back(key);
