@@ -7,31 +7,9 @@
 #include <cstring>
 #include <fstream>
 
+#include "common/hex.hpp"
+
 namespace asioquic::tools {
-namespace {
-
-constexpr char kHex[] = "0123456789abcdef";
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
-// Decodes lower-case hex; nullopt for an odd length or another character.
-std::optional<std::vector<uint8_t>> from_hex(std::string_view text) {
-  if (text.empty() || text.size() % 2 != 0) return std::nullopt;
-  std::vector<uint8_t> out(text.size() / 2);
-  for (size_t i = 0; i < out.size(); ++i) {
-    const int hi = hex_value(text[2 * i]);
-    const int lo = hex_value(text[2 * i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out[i] = static_cast<uint8_t>(hi << 4 | lo);
-  }
-  return out;
-}
-
-}  // namespace
 
 bool SessionFile::load(const std::string& path, std::string& error) {
   path_ = path;
@@ -46,9 +24,8 @@ bool SessionFile::load(const std::string& path, std::string& error) {
   while (std::getline(in, line)) {
     const auto tab = line.rfind('\t');
     if (tab == std::string::npos || tab == 0) continue;
-    if (auto ticket = from_hex(std::string_view(line).substr(tab + 1))) {
-      tickets_[line.substr(0, tab)] = std::move(*ticket);
-    }
+    auto ticket = decode_hex(std::string_view(line).substr(tab + 1));
+    if (ticket && !ticket->empty()) tickets_[line.substr(0, tab)] = std::move(*ticket);
   }
   // Reading stops at the end, or at an error (a directory opens, then fails to read).
   if (!in.eof()) {
@@ -65,10 +42,7 @@ bool SessionFile::save(std::string& error) const {
     for (const auto& [key, ticket] : tickets_) {
       text += key;
       text += '\t';
-      for (uint8_t b : ticket) {
-        text += kHex[b >> 4];
-        text += kHex[b & 0xf];
-      }
+      text += encode_hex(ticket);
       text += '\n';
     }
   }

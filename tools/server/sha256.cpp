@@ -4,6 +4,8 @@
 
 #include <array>
 
+#include "common/hex.hpp"
+
 namespace asioquic::tools {
 
 Sha256::Sha256() {
@@ -25,13 +27,7 @@ std::string Sha256::hex_digest() {
   std::array<uint8_t, 32> digest{};
   gnutls_hash_deinit(static_cast<gnutls_hash_hd_t>(state_), digest.data());
   state_ = nullptr;
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (const uint8_t b : digest) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 0xf]);
-  }
-  return out;
+  return encode_hex(digest);
 }
 
 }  // namespace asioquic::tools
