@@ -192,14 +192,14 @@ int main(int argc, char** argv) {
   }
   io.run();
   progress.finish();
-  if (session_file && !session_file->save(error) && code == kExitOk) {
-    code = ctx.fail(kExitWriteError, error);
-  }
+  // Reported even when a transfer failed; that failure's status still comes first.
+  ExitCode save_status = kExitOk;
+  if (session_file && !session_file->save(error)) save_status = ctx.fail(kExitWriteError, error);
 
   for (const auto& t : transfers) {
     if (t.result != kExitOk) return t.result;
   }
-  if (code != kExitOk) return code;
+  if (save_status != kExitOk) return save_status;
   // Only after the fallback stop can a timed-out run have no failed transfer.
   if (ctx.timed_out) return ctx.fail(kExitTimeout, "");
   return kExitOk;
