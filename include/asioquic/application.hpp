@@ -23,6 +23,7 @@
 #include <sys/uio.h>
 
 #include "asioquic/connection.hpp"
+#include "asioquic/error.hpp"
 
 namespace asioquic {
 
@@ -31,6 +32,10 @@ struct HandshakeInfo {
   std::chrono::nanoseconds elapsed{0};          // until the handshake completed
   std::string alpn;                             // negotiated application protocol
   bool resumed = false;  // TLS resumed an earlier session (ClientSettings::session_store)
+  /// A client started on 0-RTT keys (ClientSettings::early_data): the handshake is still
+  /// running, so `elapsed` and `resumed` are not known yet (Connection::resumed() and
+  /// early_data_accepted() tell once it completes) and `alpn` is the resumed session's.
+  bool early_data = false;
 };
 
 /// One chunk of stream data offered to the engine by a SendSource.
@@ -62,9 +67,23 @@ class ApplicationOverQuic {
  public:
   virtual ~ApplicationOverQuic() = default;
 
-  /// Called once, when the handshake has completed. An error closes the connection with
-  /// INTERNAL_ERROR... unless it carries application_category(), whose code is then sent.
+  /// Called once, when the handshake has completed, or for a client offering 0-RTT
+  /// (ClientSettings::early_data), as soon as the connection starts (info.early_data): what it
+  /// sends before the handshake completes goes as early data, which an attacker can replay.
+  /// An error closes the connection with INTERNAL_ERROR... unless it carries
+  /// application_category(), whose code is then sent.
   virtual std::error_code on_conn_established(Connection& conn, const HandshakeInfo& info) = 0;
+
+  /// Client that started on 0-RTT keys: the server refused the early data (or TLS could not
+  /// offer it after all). Runs as the handshake completes, before process_writes. Every stream
+  /// opened so far is gone, with all that was queued on it; none of it reached the server's
+  /// application. Stream IDs start again from 0, and anything the application still wants
+  /// sent must go again on new streams. The default returns errc::early_data_rejected, which
+  /// closes the connection: an application that cannot start over should not use early data.
+  virtual std::error_code on_early_data_rejected(Connection& conn) {
+    (void)conn;
+    return make_error_code(errc::early_data_rejected);
+  }
 
   /// False: this turn only drives the transport (process_reads/process_writes are skipped).
   virtual bool should_act() const { return true; }

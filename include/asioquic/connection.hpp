@@ -96,6 +96,9 @@ class Connection {
   /// Whether TLS resumed an earlier session (ClientSettings::session_store); false until the
   /// handshake is done.
   bool resumed() const noexcept;
+  /// Whether the server accepted this client's 0-RTT data (ClientSettings::early_data); false
+  /// until the handshake is done.
+  bool early_data_accepted() const noexcept;
   /// Hex of the client's original destination connection ID: stable for the connection's
   /// life and the name of its qlog file.
   const std::string& trace_id() const noexcept;

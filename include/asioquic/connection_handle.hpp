@@ -38,6 +38,12 @@ class ConnectionHandle {
   /// Whether TLS resumed an earlier session (ClientSettings::session_store); false until the
   /// handshake is done.
   bool resumed() const noexcept;
+  /// Whether the handshake has completed. A client using 0-RTT (ClientSettings::early_data)
+  /// gets its handle before: what it sends until then goes as early data.
+  bool handshake_completed() const noexcept;
+  /// Whether the server accepted the 0-RTT data (ClientSettings::early_data); false until the
+  /// handshake is done.
+  bool early_data_accepted() const noexcept;
 
   /// Completes when the connection is gone, with how it ended.
   /// Signature: void(std::error_code result, CloseInfo info); result is info.error.

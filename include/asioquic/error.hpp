@@ -35,6 +35,7 @@ enum class errc {
   connection_aborted,      // the connection failed with a protocol error
   code_out_of_range,       // a wire error code does not fit in std::error_code
   path_validation_failed,  // the new path did not answer the migration's path challenge
+  early_data_rejected,     // the server refused the 0-RTT data: none of it was processed
   // Streams and datagrams.
   stream_not_found,    // no such stream, or it is already closed
   stream_limit,        // the peer's stream limit is reached; try after it is raised

@@ -158,11 +158,22 @@ struct ClientSettings : Settings {
   /// Tickets for resuming TLS with servers connected to before (make_session_store()). Null
   /// (the default): every connection makes a full handshake. See session_store.hpp.
   std::shared_ptr<SessionStore> session_store;
+
+  /// 0-RTT (RFC 9001 §4.6): with a ticket from a server that allows it, the application
+  /// starts before the handshake completes and its first stream data leaves with the
+  /// ClientHello, one round trip sooner. Off by default: early data can be replayed by an
+  /// attacker who captured it, so only what is safe to process twice belongs there (the
+  /// HTTP/3 client sends GET, HEAD and OPTIONS requests early and holds the rest until the
+  /// handshake completes). Needs session_store. The server may refuse the early data; then
+  /// ApplicationOverQuic::on_early_data_rejected runs (the HTTP/3 client sends its requests
+  /// again).
+  bool early_data = false;
 };
 
 /// Checks a Settings for values the engine would reject; returns errc::invalid_argument with
 /// `what` naming the field, or an empty error_code.
 std::error_code validate(const Settings& s, std::string* what = nullptr);
 std::error_code validate(const ServerSettings& s, std::string* what = nullptr);
+std::error_code validate(const ClientSettings& s, std::string* what = nullptr);
 
 }  // namespace asioquic

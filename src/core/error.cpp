@@ -39,6 +39,8 @@ class ErrorCategory final : public std::error_category {
         return "connection aborted by a protocol error";
       case errc::path_validation_failed:
         return "path validation failed on the new path";
+      case errc::early_data_rejected:
+        return "the server refused the early data (0-RTT)";
       case errc::code_out_of_range:
         return "wire error code does not fit in an error_code";
       case errc::stream_not_found:

@@ -73,4 +73,12 @@ std::error_code validate(const ServerSettings& s, std::string* what) {
   return {};
 }
 
+std::error_code validate(const ClientSettings& s, std::string* what) {
+  if (auto ec = validate(static_cast<const Settings&>(s), what)) return ec;
+  if (s.early_data && !s.session_store) {
+    return fail(what, "early_data: needs a session_store (0-RTT resumes a session)");
+  }
+  return {};
+}
+
 }  // namespace asioquic

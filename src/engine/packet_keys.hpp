@@ -36,6 +36,7 @@ struct TlsConnRef {
   bool alert_chosen = false;  // on_tls_secret set the alert; GnuTLS's own does not replace it
   SessionStore* session_store = nullptr;     // client: where tickets go; null: no resumption
   const std::string* session_key = nullptr;  // client: the server's key in session_store
+  bool ticket_stored = false;                // client: a ticket of this connection was put there
 };
 static_assert(std::is_standard_layout_v<TlsConnRef>);
 

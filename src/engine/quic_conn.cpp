@@ -11,9 +11,11 @@
 #include <cstring>
 #include <utility>
 
+#include "asioquic/session_store.hpp"
 #include "engine/engine_memory.hpp"
 #include "engine/packet_keys.hpp"
 #include "engine/random.hpp"
+#include "engine/resumption_entry.hpp"
 #include "engine/tls_context.hpp"
 
 namespace asioquic::engine {
@@ -89,6 +91,7 @@ struct QuicConn::Callbacks {
   static QuicConn& self(void* ud) { return *static_cast<QuicConn*>(ud); }
 
   static int handshake_completed(ngtcp2_conn*, void* ud) {
+    if (!self(ud).settle_early_data()) return NGTCP2_ERR_CALLBACK_FAILURE;
     self(ud).events_.on_handshake_completed();
     return 0;
   }
@@ -330,16 +333,70 @@ std::unique_ptr<QuicConn> QuicConn::create(const ConnParams& p, ConnEvents& even
   qc->conn_ref_ = std::make_unique<TlsConnRef>();
   qc->conn_ref_->ref.get_conn = Callbacks::get_conn;
   qc->conn_ref_->ref.user_data = qc.get();
-  if (!p.server && p.session_store) {
-    qc->session_key_ = p.session_key;
-    qc->conn_ref_->session_store = p.session_store;
-    qc->conn_ref_->session_key = &qc->session_key_;
-  }
-  gnutls_session_t session = p.tls->new_session(qc->conn_ref_.get(), p.verify_host, ec);
+  void* session = !p.server && p.session_store
+                      ? qc->client_session(p, ec)
+                      : p.tls->new_session(qc->conn_ref_.get(), p.verify_host, ec);
   if (!session) return nullptr;
   qc->tls_session_ = session;
   ngtcp2_conn_set_tls_native_handle(qc->conn_, session);
   return qc;
+}
+
+void* QuicConn::client_session(const ConnParams& p, std::error_code& ec) {
+  session_key_ = p.session_key;
+  conn_ref_->session_store = p.session_store;
+  conn_ref_->session_key = &session_key_;
+  std::optional<std::vector<uint8_t>> stored;
+  try {
+    stored = p.session_store->take(p.session_key);  // a ticket is used once (RFC 8446 §C.4)
+  } catch (...) {  // NOLINT(bugprone-empty-catch): a store that fails means no resumption
+  }
+  std::optional<ResumptionEntry> entry;
+  if (stored) {
+    entry = decode_resumption_entry(*stored);
+    gnutls_memset(stored->data(), 0, stored->size());
+  }
+  std::span<const uint8_t> ticket;
+  if (entry) {
+    ticket = entry->ticket;
+    early_offered_ = p.early_data && entry->early_data && p.tls->offers_alpn(entry->alpn);
+  }
+  if (early_offered_) {
+    // What the server allowed last time bounds the early data (RFC 9000 §7.4.1).
+    const EarlyTransportParams& e = entry->params;
+    ngtcp2_transport_params tp;
+    ngtcp2_transport_params_default(&tp);
+    tp.initial_max_streams_bidi = e.initial_max_streams_bidi;
+    tp.initial_max_streams_uni = e.initial_max_streams_uni;
+    tp.initial_max_stream_data_bidi_local = e.initial_max_stream_data_bidi_local;
+    tp.initial_max_stream_data_bidi_remote = e.initial_max_stream_data_bidi_remote;
+    tp.initial_max_stream_data_uni = e.initial_max_stream_data_uni;
+    tp.initial_max_data = e.initial_max_data;
+    tp.active_connection_id_limit = e.active_connection_id_limit;
+    tp.max_datagram_frame_size = e.max_datagram_frame_size;
+    ngtcp2_conn_set_early_remote_transport_params(conn_, &tp);
+    alpn_ = entry->alpn;
+  }
+  ClientResume resume;
+  resume.ticket = ticket;
+  resume.offer_early_data = early_offered_;
+  if (entry) resume.key_share_group = entry->key_share_group;
+  gnutls_session_t session = p.tls->new_session(conn_ref_.get(), p.verify_host, ec, resume);
+  if (entry) gnutls_memset(entry->ticket.data(), 0, entry->ticket.size());
+  return session;
+}
+
+bool QuicConn::settle_early_data() {
+  if (!early_offered_) return true;
+  early_accepted_ = TlsContext::early_data_accepted(static_cast<gnutls_session_t>(tls_session_));
+  if (early_accepted_) return true;
+  // The engine forgets the early streams without closing them one by one.
+  if (ngtcp2_conn_early_data_rejected(conn_) != 0) return false;
+  open_streams_.clear();
+  flow_blocked_.clear();
+  stopped_by_peer_.clear();
+  events_.on_early_data_rejected();
+  return true;
 }
 
 QuicConn::~QuicConn() {
@@ -499,6 +556,14 @@ size_t QuicConn::write_close(TxBatch& b, uint64_t ts) {
   return b.len;
 }
 
+bool QuicConn::awaiting_ticket() const noexcept {
+  return early_offered_ && !conn_ref_->ticket_stored && handshake_completed();
+}
+
+uint64_t QuicConn::pto_ns() const noexcept {
+  return ngtcp2_conn_get_pto(conn_);
+}
+
 uint64_t QuicConn::closing_period_ns() const noexcept {
   return 3 * ngtcp2_conn_get_pto(conn_);
 }
@@ -643,7 +708,7 @@ bool QuicConn::handshake_completed() const noexcept {
 }
 
 std::string QuicConn::alpn() const {
-  if (!tls_session_) return alpn_;
+  if (!tls_session_ || (early_offered_ && !handshake_completed())) return alpn_;
   return TlsContext::negotiated_alpn(static_cast<gnutls_session_t>(tls_session_));
 }
 

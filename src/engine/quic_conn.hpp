@@ -36,6 +36,11 @@ class ConnEvents {
  public:
   virtual ~ConnEvents() = default;
   virtual void on_handshake_completed() = 0;
+  /// Client: the early data offered was not accepted (the server refused it, or TLS did not
+  /// offer it after all). Reported from inside the handshake's completion, before it: every
+  /// stream the connection had opened is gone from the engine, and none of it reached the
+  /// server's application; stream IDs start again from 0.
+  virtual void on_early_data_rejected() = 0;
   /// In-order stream bytes (valid during the call). Return false to fail the connection.
   virtual bool on_stream_data(int64_t id, std::span<const uint8_t> data, bool fin) = 0;
   virtual void on_stream_opened(int64_t id) = 0;
@@ -101,6 +106,7 @@ struct ConnParams {
   std::string verify_host;                // client: name or IP the certificate must match
   SessionStore* session_store = nullptr;  // client: tickets to resume with (outlives the conn)
   std::string session_key;                // client: this server's key in session_store
+  bool early_data = false;  // client: 0-RTT when the stored ticket allows it (needs the store)
   uint64_t initial_ts = 0;
 };
 
@@ -155,9 +161,23 @@ class QuicConn {
 
   bool is_server() const noexcept { return server_; }
   bool handshake_completed() const noexcept;
+  /// The negotiated protocol; for a client offering 0-RTT, before the handshake completes, the
+  /// one of the session it resumes (early data must use it, RFC 8446 §4.2.10).
   std::string alpn() const;
   /// Whether TLS resumed an earlier session (tls_context.hpp).
   bool resumed() const;
+  /// Client: whether this connection offers 0-RTT: ConnParams::early_data, and the stored
+  /// entry's ticket allows it with one of our protocols. Streams may then be opened and
+  /// written before the handshake completes; decided at create().
+  bool early_data_offered() const noexcept { return early_offered_; }
+  /// Client, once the handshake completed: whether the server accepted the early data.
+  bool early_data_accepted() const noexcept { return early_accepted_; }
+  /// Client that offered 0-RTT, handshake completed, no new ticket stored yet. Its answers
+  /// can come before the server's ticket (sent once the server has our Finished), so a
+  /// connection closed as soon as they are in would leave the next one without resumption.
+  bool awaiting_ticket() const noexcept;
+  /// The engine's probe timeout (RFC 9002 §6.2.1) in nanoseconds.
+  uint64_t pto_ns() const noexcept;
   std::string trace_id() const { return odcid_.hex(); }
   const quic::Cid& original_dcid() const noexcept { return odcid_; }
   /// Our connection IDs currently in use (to unmap at the end).
@@ -205,6 +225,12 @@ class QuicConn {
   /// longer weighs on every idle or draining connection. The ALPN is kept.
   void release_tls_session();
   void classify_peer_close();
+  /// Client, at the handshake's completion: records whether the server accepted the early
+  /// data, and if not, discards the engine's early stream state. Returns false on failure.
+  bool settle_early_data();
+  /// Client with a session store: takes the stored entry and prepares the TLS session
+  /// (ticket, 0-RTT). Returns the session, or nullptr with `ec` set.
+  void* client_session(const ConnParams& p, std::error_code& ec);
   /// Fills one batch; returns true if it ended because the engine had nothing more to write
   /// (or was held back by congestion control or pacing).
   bool write_packets(TxBatch& b, SendSource& src, DatagramSource& dgrams, size_t max_segments,
@@ -213,9 +239,11 @@ class QuicConn {
   ConnEvents& events_;
   bool server_;
   ngtcp2_conn* conn_ = nullptr;
-  void* tls_session_ = nullptr;           // gnutls_session_t; a server's is freed once complete
-  std::string alpn_;                      // kept when the session is freed
-  bool resumed_ = false;                  // kept when the session is freed
+  void* tls_session_ = nullptr;  // gnutls_session_t; a server's is freed once complete
+  std::string alpn_;             // kept when the session is freed
+  bool resumed_ = false;         // kept when the session is freed
+  bool early_offered_ = false;   // client: see early_data_offered()
+  bool early_accepted_ = false;
   std::string session_key_;               // what conn_ref_->session_key points to
   std::unique_ptr<TlsConnRef> conn_ref_;  // what the TLS session points to
   std::shared_ptr<const TlsContext> tls_;

@@ -11,6 +11,7 @@ namespace asioquic::engine {
 class SilentEvents : public ConnEvents, public DatagramSource {
  public:
   void on_handshake_completed() override {}
+  void on_early_data_rejected() override {}
   bool on_stream_data(int64_t, std::span<const uint8_t>, bool) override { return true; }
   void on_stream_opened(int64_t) override {}
   void on_stream_acked(int64_t, uint64_t, uint64_t) override {}

@@ -5,6 +5,8 @@
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
@@ -18,6 +20,7 @@
 #include "asioquic/error.hpp"
 #include "asioquic/session_store.hpp"
 #include "engine/packet_keys.hpp"
+#include "engine/resumption_entry.hpp"
 #include "engine/secret_kdf.hpp"
 
 namespace asioquic::engine {
@@ -26,10 +29,21 @@ namespace {
 // TLS 1.3 only (QUIC requires it, RFC 9001 §4.2), no middlebox compatibility mode (forbidden in
 // QUIC, §8.4), and the cipher suites QUIC defines. AES-128-GCM stays first: it is the suite
 // every QUIC stack implements and the cheapest with AES-NI.
-constexpr const char* kPriority =
+constexpr const char* kPriorityBase =
     "%DISABLE_TLS13_COMPAT_MODE:NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM:"
-    "+AES-256-GCM:+CHACHA20-POLY1305:+AES-128-CCM:-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:"
-    "+GROUP-SECP384R1";
+    "+AES-256-GCM:+CHACHA20-POLY1305:+AES-128-CCM:-GROUP-ALL:";
+// Our key-exchange groups, each first in turn: a client's key share is for the first, so one
+// that resumes with a server which chose another group last time puts that one first and
+// spares the HelloRetryRequest (RFC 8446 §4.2.8).
+struct GroupOrder {
+  gnutls_group_t first;
+  const char* order;
+};
+constexpr std::array<GroupOrder, 3> kGroupOrders{{
+    {GNUTLS_GROUP_X25519, "+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1"},
+    {GNUTLS_GROUP_SECP256R1, "+GROUP-SECP256R1:+GROUP-X25519:+GROUP-SECP384R1"},
+    {GNUTLS_GROUP_SECP384R1, "+GROUP-SECP384R1:+GROUP-X25519:+GROUP-SECP256R1"},
+}};
 
 // GnuTLS 3.7 stores ALPN names in fixed arrays (lib/ext/alpn.h: 8 names of at most 31 bytes)
 // and rejects longer lists per session, so create() enforces these instead of RFC 7301's 255.
@@ -56,32 +70,30 @@ bool is_ip_literal(const std::string& host) {
 int store_ticket(gnutls_session_t s, unsigned /*type*/, unsigned /*when*/, unsigned incoming,
                  const gnutls_datum_t* /*msg*/) {
   if (incoming == 0) return 0;
-  const auto* ref = static_cast<const TlsConnRef*>(gnutls_session_get_ptr(s));
+  auto* ref = static_cast<TlsConnRef*>(gnutls_session_get_ptr(s));
   GnutlsDatum data;
   if (gnutls_session_get_data2(s, data.get()) < 0) return 0;
+  ResumptionEntry e;
+  e.alpn = TlsContext::negotiated_alpn(s);
+  // From the ticket's early_data extension (RFC 9001 §4.6.1 allows no other size).
+  e.early_data = gnutls_record_get_max_early_data_size(s) == kQuicMaxEarlyDataSize;
+  e.key_share_group = static_cast<uint16_t>(gnutls_group_get(s));
+  const ngtcp2_transport_params* tp =
+      ngtcp2_conn_get_remote_transport_params(ref->ref.get_conn(&ref->ref));
+  if (tp == nullptr) return 0;  // cannot happen once the handshake has run this far
+  e.params = {tp->initial_max_streams_bidi,           tp->initial_max_streams_uni,
+              tp->initial_max_stream_data_bidi_local, tp->initial_max_stream_data_bidi_remote,
+              tp->initial_max_stream_data_uni,        tp->initial_max_data,
+              tp->active_connection_id_limit,         tp->max_datagram_frame_size};
   try {
     const auto* bytes = reinterpret_cast<const uint8_t*>(data.view().data());
-    ref->session_store->put(*ref->session_key, {bytes, bytes + data.view().size()});
+    e.ticket.assign(bytes, bytes + data.view().size());
+    ref->session_store->put(*ref->session_key, encode_resumption_entry(e));
+    ref->ticket_stored = true;
   } catch (...) {  // NOLINT(bugprone-empty-catch): see above
   }
+  gnutls_memset(e.ticket.data(), 0, e.ticket.size());
   return 0;
-}
-
-// Client: offers the ticket kept for this server, if any, and keeps the tickets the server
-// sends. A ticket GnuTLS cannot use (corrupt, for another cipher suite) is dropped and the
-// handshake is a full one; an expired or unknown one the server declines in the same way.
-void resume_from_store(gnutls_session_t s, const TlsConnRef& ref) {
-  std::optional<std::vector<uint8_t>> ticket;
-  try {
-    ticket = ref.session_store->take(*ref.session_key);
-  } catch (...) {  // NOLINT(bugprone-empty-catch): a store that fails means no resumption
-  }
-  if (ticket && !ticket->empty()) {
-    gnutls_session_set_data(s, ticket->data(), ticket->size());  // failure: a full handshake
-    gnutls_memset(ticket->data(), 0, ticket->size());
-  }
-  gnutls_handshake_set_hook_function(s, GNUTLS_HANDSHAKE_NEW_SESSION_TICKET, GNUTLS_HOOK_POST,
-                                     store_ticket);
 }
 
 // Reads a whole file into `out`. Returns false with `err` set to "<what> '<path>': <reason>".
@@ -306,14 +318,19 @@ std::shared_ptr<TlsContext> TlsContext::create(Role role, const TlsSettings& s, 
     ctx->alpn_datums_.push_back(d);
   }
 
-  gnutls_priority_t priority;
-  const char* err_pos = nullptr;
-  if (int rc = gnutls_priority_init2(&priority, kPriority, &err_pos, 0); rc < 0) {
-    return fail(errc::internal, std::string("priority string rejected at '") +
-                                    (err_pos != nullptr ? err_pos : "") +
-                                    "': " + gnutls_strerror(rc));
+  // A server needs the first order only.
+  const size_t orders = role == Role::server ? 1 : kGroupOrders.size();
+  for (size_t i = 0; i < orders; ++i) {
+    const std::string text = std::string(kPriorityBase) + kGroupOrders[i].order;
+    gnutls_priority_t priority;
+    const char* err_pos = nullptr;
+    if (int rc = gnutls_priority_init2(&priority, text.c_str(), &err_pos, 0); rc < 0) {
+      return fail(errc::internal, std::string("priority string rejected at '") +
+                                      (err_pos != nullptr ? err_pos : "") +
+                                      "': " + gnutls_strerror(rc));
+    }
+    ctx->priorities_[i].reset(priority);
   }
-  ctx->priority_.reset(priority);
 
   gnutls_certificate_credentials_t cred;
   if (int rc = gnutls_certificate_allocate_credentials(&cred); rc < 0) {
@@ -404,7 +421,7 @@ std::shared_ptr<TlsContext> TlsContext::create(Role role, const TlsSettings& s, 
 }
 
 gnutls_session_t TlsContext::new_session(TlsConnRef* conn_ref, std::string_view verify_host,
-                                         std::error_code& ec, bool offer_early_data) const {
+                                         std::error_code& ec, const ClientResume& resume) const {
   const bool server = role_ == Role::server;
   if (!server && verify_peer_ && verify_host.empty()) {
     ec = errc::invalid_argument;
@@ -416,12 +433,16 @@ gnutls_session_t TlsContext::new_session(TlsConnRef* conn_ref, std::string_view 
   // A server's one session ticket goes out through issue_session_ticket.
   unsigned flags =
       server ? GNUTLS_SERVER | GNUTLS_NO_AUTO_SEND_TICKET : GNUTLS_CLIENT | client_key_share_flag_;
-  const bool early_data = server ? accept_early_data_ : offer_early_data;
+  const bool early_data = server ? accept_early_data_ : resume.offer_early_data;
   if (early_data) flags |= GNUTLS_ENABLE_EARLY_DATA | GNUTLS_NO_END_OF_EARLY_DATA;
   if (gnutls_init(&raw, flags) < 0) return nullptr;
   GnutlsPtr<gnutls_session_t> session(raw);
 
-  if (gnutls_priority_set(raw, priority_.get()) < 0 ||
+  size_t order = 0;
+  for (size_t i = 1; i < kGroupOrders.size() && !server; ++i) {
+    if (kGroupOrders[i].first == resume.key_share_group) order = i;
+  }
+  if (gnutls_priority_set(raw, priorities_[order].get()) < 0 ||
       gnutls_credentials_set(raw, GNUTLS_CRD_CERTIFICATE, credentials_.get()) < 0) {
     return nullptr;
   }
@@ -454,7 +475,15 @@ gnutls_session_t TlsContext::new_session(TlsConnRef* conn_ref, std::string_view 
     // certificate's iPAddress SANs (not its dNSNames), so one call covers both kinds of host.
     if (verify_peer_) gnutls_session_set_verify_cert(raw, intern_host(host), 0);
     if (ngtcp2_crypto_gnutls_configure_client_session(raw) != 0) return nullptr;
-    if (conn_ref->session_store) resume_from_store(raw, *conn_ref);
+    // A ticket GnuTLS cannot use (corrupt, for another cipher suite) is dropped and the
+    // handshake is a full one; an expired or unknown one the server declines in the same way.
+    if (!resume.ticket.empty() && resume.ticket.size() <= UINT_MAX) {
+      gnutls_session_set_data(raw, resume.ticket.data(), resume.ticket.size());
+    }
+    if (conn_ref->session_store) {
+      gnutls_handshake_set_hook_function(raw, GNUTLS_HANDSHAKE_NEW_SESSION_TICKET, GNUTLS_HOOK_POST,
+                                         store_ticket);
+    }
   }
 
   // Our key schedule in place of ngtcp2_crypto's, and its alert hook with it (packet_keys.hpp);
@@ -489,6 +518,14 @@ std::string TlsContext::negotiated_alpn(gnutls_session_t s) {
   gnutls_datum_t proto{nullptr, 0};
   if (gnutls_alpn_get_selected_protocol(s, &proto) < 0) return {};
   return {reinterpret_cast<const char*>(proto.data), proto.size};
+}
+
+bool TlsContext::offers_alpn(std::string_view protocol) const {
+  return std::find(alpn_.begin(), alpn_.end(), protocol) != alpn_.end();
+}
+
+bool TlsContext::early_data_accepted(gnutls_session_t s) {
+  return (gnutls_session_get_flags(s) & GNUTLS_SFLAGS_EARLY_DATA) != 0;
 }
 
 bool TlsContext::resumed(gnutls_session_t s) {

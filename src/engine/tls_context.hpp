@@ -7,6 +7,7 @@
 #include <gnutls/x509.h>
 #include <ngtcp2/ngtcp2_crypto.h>
 
+#include <array>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -64,6 +65,13 @@ class GnutlsDatum {
   gnutls_datum_t datum_{nullptr, 0};
 };
 
+/// How a client session resumes (TlsContext::new_session).
+struct ClientResume {
+  std::span<const uint8_t> ticket;  // GnuTLS's packed session; empty: a full handshake
+  bool offer_early_data = false;
+  int key_share_group = 0;  // gnutls_group_t the server chose last time; 0: X25519
+};
+
 /// Credentials, trust, ALPN and key logging shared by every connection of one listener or
 /// client. Immutable after create() (apart from an internal, locked cache of verified host
 /// names); new_session() may be called from any thread concurrently. Sessions point into the
@@ -106,17 +114,26 @@ class TlsContext {
   /// verified against it (dNSName or iPAddress SANs) unless insecure_skip_verify; it is
   /// copied, so it need not outlive the call. Server: `verify_host` is ignored. With a key log
   /// file, the session's gnutls_db_set_ptr slot is in use. Client with
-  /// `conn_ref->session_store`: the ticket kept under `*conn_ref->session_key` is taken and
-  /// offered, and each ticket the server sends is put there (the session's
-  /// NEW_SESSION_TICKET hook is in use). A client offers early data (0-RTT) with a ticket that
-  /// allows it only when `offer_early_data`: the engine's client connections do not, as they
-  /// resume without 0-RTT; tests of the server's 0-RTT handling do. The caller owns the result and
-  /// frees it with gnutls_deinit. A server session sends no session ticket by itself: its owner
-  /// calls issue_session_ticket once the handshake completes. On failure returns nullptr and
-  /// sets `ec` (errc::invalid_argument for an empty verify_host on a verifying client, else
-  /// errc::internal).
+  /// `resume.ticket` (GnuTLS's packed session, from the client's ResumptionEntry) offers that
+  /// session for resumption; one GnuTLS cannot use is ignored (a full handshake). The key
+  /// share goes for `resume.key_share_group` when it is one of ours. Client with
+  /// `conn_ref->session_store`: each ticket the server sends is put there under
+  /// `*conn_ref->session_key`, as a ResumptionEntry with the negotiated ALPN and the server's
+  /// transport parameters (the session's NEW_SESSION_TICKET hook is in use, and `conn_ref`
+  /// must reach the ngtcp2 connection by then). A client offers early data (0-RTT) with a
+  /// ticket that allows it only when `resume.offer_early_data` (ClientSettings::early_data). The
+  /// caller owns the result and frees it with gnutls_deinit. A server session sends no session
+  /// ticket by itself: its owner calls issue_session_ticket once the handshake completes. On
+  /// failure returns nullptr and sets `ec` (errc::invalid_argument for an empty verify_host on
+  /// a verifying client, else errc::internal).
   gnutls_session_t new_session(TlsConnRef* conn_ref, std::string_view verify_host,
-                               std::error_code& ec, bool offer_early_data = false) const;
+                               std::error_code& ec, const ClientResume& resume = {}) const;
+
+  /// Whether `protocol` is in this context's ALPN list.
+  bool offers_alpn(std::string_view protocol) const;
+
+  /// Client, once the handshake completed: whether the server accepted the early data offered.
+  static bool early_data_accepted(gnutls_session_t s);
 
   /// After a failed client handshake: the reason certificate verification failed, e.g. "The
   /// certificate is NOT trusted. The name in the certificate does not match the expected.",
@@ -156,7 +173,9 @@ class TlsContext {
   unsigned client_key_share_flag_ = 0;  // client: GNUTLS_KEY_SHARE_TOP*, from key_shares
   bool accept_early_data_ = true;       // server: 0-RTT; off when tickets travel (ticket_secret)
   GnutlsPtr<gnutls_certificate_credentials_t> credentials_;
-  GnutlsPtr<gnutls_priority_t> priority_;
+  // Cipher suites and groups, one per group order (kGroupOrders in the .cpp; a server uses
+  // the first only).
+  std::array<GnutlsPtr<gnutls_priority_t>, 3> priorities_;
   std::vector<std::string> alpn_;
   std::vector<gnutls_datum_t> alpn_datums_;      // views of alpn_
   GnutlsDatum ticket_key_;                       // server

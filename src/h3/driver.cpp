@@ -110,6 +110,44 @@ std::error_code Driver::on_established(Transport& conn) {
   return {};
 }
 
+std::error_code Driver::on_early_rejected(Transport& conn) {
+  // Stream IDs grow with each request made, so their order is the requests' order.
+  std::vector<std::shared_ptr<Stream>> sent;
+  sent.reserve(streams_.size());
+  for (auto& [id, s] : streams_)
+    sent.push_back(s);
+  std::sort(sent.begin(), sent.end(), [](const auto& a, const auto& b) { return a->id < b->id; });
+  asioquic::detail::Fifo<PendingOpen> again;
+  for (auto& s : sent) {
+    if (!s->response_waiter) continue;  // only whole requests go early (fits_early_data)
+    PendingOpen p;
+    p.fields = std::move(s->sent_headers);
+    // Nothing of a refused stream was acknowledged, so `out` still holds the whole body.
+    if (s->finish_requested) p.body = s->out.empty() ? Buffer() : std::move(s->out.front());
+    p.response = std::move(s->response_waiter);
+    again.push_back(std::move(p));
+  }
+  for (auto& p : pending_)
+    again.push_back(std::move(p));
+  pending_.swap(again);
+  streams_.clear();
+  found_id_ = -1;
+  offer_ = Offer{};
+  fin_pending_.clear();
+  read_shutdowns_.clear();
+  h3_.reset();
+  control_bound_ = false;
+  return on_established(conn);
+}
+
+bool Driver::fits_early_data(const PendingOpen& p) {
+  if (p.opened) return false;  // a streamed body may not be safe to replay
+  for (const auto& f : p.fields) {
+    if (f.name == ":method") return f.value == "GET" || f.value == "HEAD" || f.value == "OPTIONS";
+  }
+  return false;
+}
+
 std::error_code Driver::on_writes(Transport& conn) {
   conn_ = &conn;
   if (!server_) try_open();
@@ -624,6 +662,9 @@ void Driver::open(Fields f, Completion<void(std::error_code, ClientRequest)> c) 
 
 void Driver::try_open() {
   while (!pending_.empty() && conn_ && h3_ && !closed_) {
+    // On 0-RTT keys only what is safe to replay goes; the rest, and what follows it (requests
+    // keep their order), waits for the handshake.
+    if (!conn_->is_established() && !fits_early_data(pending_.front())) return;
     std::error_code ec;
     const int64_t id = conn_->open_bidi_stream(ec);
     if (ec == errc::stream_limit) return;  // retried when the server raises its limit

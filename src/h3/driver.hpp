@@ -119,6 +119,9 @@ class Driver final : public std::enable_shared_from_this<Driver>,
     return conn_transport_;
   }
   std::error_code on_established(Transport& conn);
+  /// Client: the server refused the early data. The engine forgot every stream; the requests
+  /// sent on them are queued again ahead of the others, and a new nghttp3 session starts.
+  std::error_code on_early_rejected(Transport& conn);
   std::error_code on_writes(Transport& conn);
   void on_close(std::error_code result);
   void on_stream_data(Transport& conn, int64_t id, std::span<const uint8_t> data, bool fin);
@@ -276,6 +279,9 @@ class Driver final : public std::enable_shared_from_this<Driver>,
     Completion<void(std::error_code, ClientResponse)> response;
     Completion<void(std::error_code, ClientRequest)> opened;
   };
+  /// Whether `p` may go before the handshake completes, as early data that can be replayed:
+  /// a whole request with a safe method (RFC 9110 §9.2.1; RFC 8470 §2.1).
+  static bool fits_early_data(const PendingOpen& p);
   asioquic::detail::Fifo<PendingOpen> pending_;
   bool going_away_ = false;
   int64_t goaway_id_ = -1;

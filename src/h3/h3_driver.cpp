@@ -13,6 +13,10 @@ std::error_code H3Driver::on_conn_established(Connection& conn, const HandshakeI
   return d_->on_established(d_->transport(conn));
 }
 
+std::error_code H3Driver::on_early_data_rejected(Connection& conn) {
+  return d_->on_early_rejected(d_->transport(conn));
+}
+
 std::error_code H3Driver::process_reads(Connection&) {
   return {};
 }  // events drive the reads

@@ -28,6 +28,8 @@ class Transport {
   virtual void wake() = 0;
   virtual const std::string& trace_id() const = 0;
   virtual asio::any_io_executor executor() const = 0;
+  /// False while a client runs on 0-RTT keys (its handshake not yet complete).
+  virtual bool is_established() const = 0;
 };
 
 /// The Transport of a real connection; only valid inside the application's callbacks and on
@@ -48,6 +50,7 @@ class ConnectionTransport final : public Transport {
   void wake() override { c_->wake(); }
   const std::string& trace_id() const override { return c_->trace_id(); }
   asio::any_io_executor executor() const override { return c_->executor(); }
+  bool is_established() const override { return c_->is_established(); }
 
  private:
   Connection* c_ = nullptr;

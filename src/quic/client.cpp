@@ -93,6 +93,7 @@ void connect_to(const asio::any_io_executor& ex, std::shared_ptr<ClientContext> 
                if (ctx->settings.session_store) {
                  p.session_store = ctx->settings.session_store.get();
                  p.session_key = session_key(verify_host, remote.port(), ctx->settings.tls);
+                 p.early_data = ctx->settings.early_data;
                }
                p.initial_ts = engine::now_ns();
 

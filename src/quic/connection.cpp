@@ -46,6 +46,10 @@ bool Connection::resumed() const noexcept {
   return w_.resumed();
 }
 
+bool Connection::early_data_accepted() const noexcept {
+  return w_.early_data_accepted();
+}
+
 const std::string& Connection::trace_id() const noexcept {
   return w_.trace_id();
 }
@@ -189,6 +193,14 @@ asio::ip::udp::endpoint ConnectionHandle::remote_endpoint() const {
 
 bool ConnectionHandle::resumed() const noexcept {
   return w_ && w_->resumed();
+}
+
+bool ConnectionHandle::handshake_completed() const noexcept {
+  return w_ && w_->handshake_completed();
+}
+
+bool ConnectionHandle::early_data_accepted() const noexcept {
+  return w_ && w_->early_data_accepted();
 }
 
 std::string ConnectionHandle::trace_id() const {

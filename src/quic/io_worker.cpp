@@ -94,6 +94,10 @@ void IoWorker::on_handshake_completed() {
   handshake_event_ = true;
 }
 
+void IoWorker::on_early_data_rejected() {
+  early_rejected_ = true;
+}
+
 bool IoWorker::on_stream_data(int64_t id, std::span<const uint8_t> data, bool fin) {
   if (streams_.is_reading_stopped(id)) {
     qc_->extend_stream_offset(id, data.size());
@@ -215,11 +219,15 @@ void IoWorker::turn(bool after_packets) {
     become_established();
     just_established = true;
   }
+  if (std::exchange(early_rejected_, false)) restart_app_after_early_rejection();
   if (got_packets_) qc_->reoffer_flow_blocked(source());
+  // A client starting on 0-RTT keys begins like one whose handshake just completed: its first
+  // requests can leave with the Initial (see kConnectAnswerHops).
+  const bool early_start = !app_established_ && stage_ == Stage::handshake && app_may_run();
   run_app();
   got_packets_ = false;
   try_migrate(ts);
-  if (close_requested_) {
+  if (close_requested_ && !hold_close_for_ticket(ts)) {
     enter_closing();
     return;
   }
@@ -227,8 +235,8 @@ void IoWorker::turn(bool after_packets) {
   // attached after the handshake) cannot make a later turn wait.
   const bool fed = std::exchange(app_fed_, false) && after_packets;
   // A client's first request can join its Finished flight (see kConnectAnswerHops).
-  const bool connected = just_established && !qc_->is_server() && app_;
-  if ((fed || connected) && stage_ == Stage::running) {
+  const bool connected = (just_established || early_start) && !qc_->is_server() && app_;
+  if ((fed || connected) && app_may_run()) {
     if (!settle_pending_) {
       settle_pending_ = true;
       settle_then_turn(connected ? kConnectAnswerHops : kAnswerHops);
@@ -266,14 +274,27 @@ void IoWorker::become_established() {
   ever_established_ = true;
   handshake_ns_ = engine::now_ns() - started_ns_;
   resumed_.store(qc_->resumed(), std::memory_order_relaxed);
+  early_accepted_.store(qc_->early_data_accepted(), std::memory_order_relaxed);
+  handshake_done_.store(true, std::memory_order_release);
   for (auto& c : handshake_waiters_)
     c.complete(std::error_code());
   handshake_waiters_.clear();
   if (observer_) observer_->on_worker_established(*this);
 }
 
+bool IoWorker::app_may_run() const noexcept {
+  return stage_ == Stage::running ||
+         (stage_ == Stage::handshake && qc_->early_data_offered() && !close_requested_);
+}
+
+void IoWorker::restart_app_after_early_rejection() {
+  streams_.clear();
+  if (!app_ || !app_established_ || close_requested_) return;
+  if (auto ec = app_->on_early_data_rejected(conn_)) fail_app(ec);
+}
+
 void IoWorker::run_app() {
-  if (!app_ || stage_ != Stage::running) return;
+  if (!app_ || !app_may_run() || close_requested_) return;
   if (!app_established_) {
     app_established_ = true;
     HandshakeInfo info;
@@ -281,6 +302,7 @@ void IoWorker::run_app() {
     info.elapsed = std::chrono::nanoseconds(handshake_ns_);
     info.alpn = qc_->alpn();
     info.resumed = resumed();
+    info.early_data = stage_ == Stage::handshake;
     if (auto ec = app_->on_conn_established(conn_, info)) return fail_app(ec);
     if (close_requested_) return;
     // After on_conn_established, so a client's connect handler finds the application ready.
@@ -306,6 +328,14 @@ void IoWorker::run_app() {
     if (close_requested_) return;
   }
   if (auto ec = app_->process_writes(conn_)) fail_app(ec);
+}
+
+bool IoWorker::hold_close_for_ticket(uint64_t ts) {
+  if (!qc_->awaiting_ticket()) return false;
+  // One probe timeout: the ticket leaves the server with its HANDSHAKE_DONE, an RTT after
+  // our Finished; a server that sends none costs this much at close.
+  if (close_hold_until_ == UINT64_MAX) close_hold_until_ = ts + qc_->pto_ns();
+  return ts < close_hold_until_;
 }
 
 void IoWorker::fail_app(std::error_code ec) {
@@ -502,7 +532,7 @@ void IoWorker::arm_timer() {
   if (stage_ == Stage::closing || stage_ == Stage::draining) {
     want = stage_deadline_;
   } else {
-    want = qc_->expiry();
+    want = std::min(qc_->expiry(), close_hold_until_);
   }
   timer_want_ = want;
   if (want == UINT64_MAX) return;  // a pending wait, if any, finds nothing due and stops

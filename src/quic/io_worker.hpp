@@ -96,6 +96,14 @@ class IoWorker final : public detail::WakeTarget,
   const std::string& trace_id() const noexcept { return trace_id_; }
   /// Whether TLS resumed an earlier session; false until the handshake is done.
   bool resumed() const noexcept { return resumed_.load(std::memory_order_relaxed); }
+  /// Whether the handshake has completed (from any thread).
+  bool handshake_completed() const noexcept {
+    return handshake_done_.load(std::memory_order_acquire);
+  }
+  /// Whether the server accepted this client's 0-RTT data; false until the handshake is done.
+  bool early_data_accepted() const noexcept {
+    return early_accepted_.load(std::memory_order_relaxed);
+  }
 
   // ----- Connection facade (router strand, inside application callbacks)
   Connection& connection() noexcept { return conn_; }
@@ -115,6 +123,7 @@ class IoWorker final : public detail::WakeTarget,
 
   // engine::ConnEvents
   void on_handshake_completed() override;
+  void on_early_data_rejected() override;
   bool on_stream_data(int64_t id, std::span<const uint8_t> data, bool fin) override;
   void on_stream_opened(int64_t id) override;
   void on_stream_acked(int64_t id, uint64_t offset, uint64_t len) override;
@@ -136,7 +145,14 @@ class IoWorker final : public detail::WakeTarget,
   void become_established();
   void turn(bool after_packets);
   void settle_then_turn(int hops);
+  /// Whether the application runs this turn: once established, or early on 0-RTT keys.
+  bool app_may_run() const noexcept;
   void run_app();
+  /// The streams opened on 0-RTT keys are gone: forget them and let the application start over.
+  void restart_app_after_early_rejection();
+  /// A close the application asked for waits (bounded) for the server's ticket: see
+  /// QuicConn::awaiting_ticket. Returns true while it waits.
+  bool hold_close_for_ticket(uint64_t ts);
   void fail_app(std::error_code ec);
   void flush(uint64_t ts);
   bool send_batch(const engine::TxBatch& b);
@@ -174,6 +190,7 @@ class IoWorker final : public detail::WakeTarget,
   bool settle_pending_ = false;  // a settle_then_turn is under way
   AckPacer ack_pacer_;           // writes inside a receive batch (see on_datagram)
   bool handshake_event_ = false;
+  bool early_rejected_ = false;  // on_early_data_rejected came; handled in the turn
   bool ever_established_ = false;
   bool app_established_ = false;  // on_conn_established has run
   bool close_requested_ = false;
@@ -181,10 +198,13 @@ class IoWorker final : public detail::WakeTarget,
   bool resend_close_ = false;
   bool replay_pending_ = false;
   std::atomic<bool> wake_pending_{false};
-  std::atomic<bool> resumed_{false};  // set once, when the handshake completes
+  std::atomic<bool> resumed_{false};         // set once, when the handshake completes
+  std::atomic<bool> early_accepted_{false};  // likewise
+  std::atomic<bool> handshake_done_{false};  // set after the two above
   uint64_t started_ns_ = 0;
   uint64_t handshake_ns_ = 0;
   uint64_t stage_deadline_ = UINT64_MAX;
+  uint64_t close_hold_until_ = UINT64_MAX;  // see hold_close_for_ticket
 
   // Timer: one steady_timer, re-armed only when the deadline moves earlier; a wait that fires
   // before the (later) wanted time re-arms itself.

@@ -23,11 +23,18 @@ std::vector<std::unique_ptr<uint8_t[]>>& block_pool() {
 }  // namespace
 
 StreamTable::~StreamTable() {
+  clear();
+}
+
+void StreamTable::clear() {
   for (auto& [id, s] : streams_) {
     for (auto& c : s.chunks) {
       if (c.block) give_block(std::move(c.block));
     }
   }
+  streams_.clear();
+  send_list_.clear();
+  readable_.clear();
 }
 
 std::unique_ptr<uint8_t[]> StreamTable::take_block() {

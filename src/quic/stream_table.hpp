@@ -28,6 +28,9 @@ class StreamTable final : public SendSource {
   explicit StreamTable(size_t send_limit) : send_limit_(send_limit) {}
   ~StreamTable() override;
 
+  /// Forgets every stream and what it held (the engine dropped them: early data rejected).
+  void clear();
+
   /// Registers a stream (opened by us or the peer). Idempotent.
   void open(int64_t id);
   bool contains(int64_t id) const { return streams_.count(id) != 0; }

@@ -217,6 +217,15 @@ std::vector<aq::ConnectionHandle> TestServer::connections() const {
 
 // ------------------------------------------------------------------ client
 
+void expect_echoed(const EchoClientApp::Result& r, const Payloads& payloads) {
+  ASSERT_FALSE(r.error) << r.error.message();
+  ASSERT_EQ(r.streams.size(), payloads.size());
+  for (size_t i = 0; i < payloads.size(); ++i) {
+    EXPECT_EQ(r.streams[i].bytes, payloads[i]->size()) << "stream " << r.streams[i].id;
+    EXPECT_EQ(hex(r.streams[i].digest), hex(sha256(*payloads[i]))) << "stream " << r.streams[i].id;
+  }
+}
+
 std::future<Closed> wait_closed(const aq::ConnectionHandle& h) {
   auto p = std::make_shared<std::promise<Closed>>();
   auto f = p->get_future();

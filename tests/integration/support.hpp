@@ -250,6 +250,11 @@ class EchoClientApp : public RecordingApp {
   OnceValue<Result> result_;
 };
 
+using Payloads = std::vector<std::shared_ptr<const std::vector<uint8_t>>>;
+
+/// Expects every payload back intact, in order, each on its own stream.
+void expect_echoed(const EchoClientApp::Result& r, const Payloads& payloads);
+
 // ------------------------------------------------------------------ fixture
 
 /// Two I/O threads, at most one TestServer, and the client connections made through connect().

@@ -5,17 +5,6 @@
 namespace aqtest {
 namespace {
 
-using Payloads = std::vector<std::shared_ptr<const std::vector<uint8_t>>>;
-
-void expect_echoed(const EchoClientApp::Result& r, const Payloads& payloads) {
-  ASSERT_FALSE(r.error) << r.error.message();
-  ASSERT_EQ(r.streams.size(), payloads.size());
-  for (size_t i = 0; i < payloads.size(); ++i) {
-    EXPECT_EQ(r.streams[i].bytes, payloads[i]->size()) << "stream " << r.streams[i].id;
-    EXPECT_EQ(hex(r.streams[i].digest), hex(sha256(*payloads[i]))) << "stream " << r.streams[i].id;
-  }
-}
-
 class TransportEchoTest : public TransportTest {
  protected:
   void SetUp() override {

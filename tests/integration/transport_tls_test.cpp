@@ -472,5 +472,53 @@ TEST_F(TransportTest, ListenersWithOneStaticSecretResumeEachOthersTickets) {
   EXPECT_FALSE(resumed_at(random_key.port()));
 }
 
+// 0-RTT with an application of one's own: it starts before the handshake completes and its
+// streams go as early data. A server that cannot read the ticket drops that data; an
+// application that does not override on_early_data_rejected is then closed with
+// errc::early_data_rejected rather than left with streams that no longer exist.
+TEST_F(TransportTest, EarlyDataStartsTheApplicationAndARefusalClosesItByDefault) {
+  const auto echo = [] { return std::make_shared<EchoServerApp>(); };
+  start_server(echo);
+  TestServer stranger(ex(), server_settings(), echo);  // another ticket key
+  auto store = std::make_shared<AnyServerStore>();
+  auto s = client_settings();
+  s.session_store = store;
+  s.early_data = true;
+
+  const auto echo_once = [&](uint16_t port) {
+    const Payloads payloads{make_payload(3000, 7)};
+    auto app = std::make_shared<EchoClientApp>(payloads);
+    auto connecting = connect(app, s, port);
+    const Connected c = get_within(connecting, 5s, "connect");
+    EXPECT_FALSE(c.ec) << c.ec.message();
+    auto established = app->established();
+    const bool early = get_within(established, 5s, "established").early_data;
+    auto result = app->result();
+    expect_echoed(get_within(result, 5s, "echo"), payloads);
+    EXPECT_EQ(c.handle.early_data_accepted(), early);
+    EXPECT_TRUE(c.handle.handshake_completed());
+    return early;
+  };
+  EXPECT_FALSE(echo_once(server_->port())) << "no ticket yet";
+  ASSERT_TRUE(store->wait_puts(1));
+  EXPECT_TRUE(echo_once(server_->port())) << "the ticket allows 0-RTT";
+  ASSERT_TRUE(store->wait_puts(2));
+
+  auto app = std::make_shared<EchoClientApp>(Payloads{make_payload(3000, 8)});
+  auto connecting = connect(app, s, stranger.port());
+  const Connected c = get_within(connecting, 5s, "connect");
+  ASSERT_FALSE(c.ec) << c.ec.message();
+  auto established = app->established();
+  EXPECT_TRUE(get_within(established, 5s, "established").early_data);
+  auto closed = app->closed();
+  // Closed as for any error of the application: code 0x1, the error's message as the reason.
+  const Closed end = get_within(closed, 5s, "closed");
+  EXPECT_FALSE(end.info.by_peer);
+  EXPECT_TRUE(end.info.is_application);
+  EXPECT_EQ(end.info.code, 1u);
+  EXPECT_EQ(end.info.reason, aq::make_error_code(aq::errc::early_data_rejected).message());
+  EXPECT_FALSE(c.handle.early_data_accepted());
+}
+
 }  // namespace
 }  // namespace aqtest

@@ -557,6 +557,51 @@ cli_resume_runs() {
   note "full handshake, then TLS resumed twice"
 }
 
+# Three runs of our client with --early-data sharing a --session-file: the first makes a full
+# handshake, the next two send their GET as 0-RTT early data, which the server accepts.
+# $1 = URL of hello.html, $2 = the CA file that verifies the server.
+cli_early_data_runs() {
+  local i
+  for i in 1 2 3; do
+    timeout 30 "$CLIENT" --cacert "$2" --session-file session.txt --early-data -f -v \
+      -o "hello.$i" "$1" 2>"client.$i.err" ||
+      fail "run $i: asioquic-client exited with status $?: $(tail_of "client.$i.err")"
+    same_file "hello.$i" "$WWW/hello.html"
+  done
+  ! grep -q 'early data' client.1.err || fail "run 1 sent early data without a ticket"
+  for i in 2 3; do
+    grep -q '^\* Connected to .*, sending early data (0-RTT)$' "client.$i.err" ||
+      fail "run $i did not send early data: $(grep '^\* Conn' "client.$i.err")"
+    grep -q '^\* The server accepted the early data$' "client.$i.err" ||
+      fail "run $i: the server did not accept the early data"
+  done
+}
+
+# gtlsserver logs every frame: the GET (stream 0) must come in 0-RTT packets.
+case_cli_gtlsserver_0rtt() {
+  need gtlsserver
+  start_peer gtlsserver.log gtlsserver -d "$WWW" 127.0.0.1 "$PORT" "$KEY" "$CERT"
+  cli_early_data_runs "https://127.0.0.1:$PORT/hello.html" "$CERT"
+  [[ $(grep -cE 'frm rx [0-9]+ 0RTT STREAM\(0x0b\) id=0x0 fin=1' gtlsserver.log) == 2 ]] ||
+    fail "the server's log does not show the two GETs in 0-RTT packets"
+  note "full handshake, then the GET as 0-RTT early data twice, accepted"
+  stop_peer
+}
+
+# A server that takes only P-256 asks our first ClientHello (an X25519 key share) for another
+# with a HelloRetryRequest. The entry kept with the ticket names P-256, so the resumed runs
+# send that key share at once: no second HelloRetryRequest, and the early data is accepted.
+case_cli_gtlsserver_0rtt_hrr() {
+  need gtlsserver
+  start_peer gtlsserver.log gtlsserver --groups=-GROUP-ALL:+GROUP-SECP256R1 -d "$WWW" \
+    127.0.0.1 "$PORT" "$KEY" "$CERT"
+  cli_early_data_runs "https://127.0.0.1:$PORT/hello.html" "$CERT"
+  [[ $(grep -cE 'frm rx [0-9]+ Initial CRYPTO\(0x06\) offset=[1-9]' gtlsserver.log) == 1 ]] ||
+    fail "expected one HelloRetryRequest (the first run's) in the server's log"
+  note "one HelloRetryRequest, then P-256 shares at once and 0-RTT accepted twice"
+  stop_peer
+}
+
 # A server that takes only P-256: our client offers an X25519 key share alone (TlsSettings::
 # key_shares = 1), so the server must ask for P-256 with a HelloRetryRequest.
 case_cli_gtlsserver_hrr() {
@@ -633,6 +678,14 @@ case_cli_quicgo_files() {
   stop_peer
 }
 
+case_cli_quicgo_0rtt() {
+  need_go_programs
+  start_quicgo_server
+  cli_early_data_runs "https://localhost:$PORT/hello.html" "$QUICGO_CA"
+  note "full handshake, then the GET as 0-RTT early data twice, accepted"
+  stop_peer
+}
+
 case_cli_quicgo_resume() {
   need_go_programs
   start_quicgo_server
@@ -687,6 +740,16 @@ ours_upload() {  # $1 = method, $2 = file under www: its body to /upload, compar
 }
 
 case_ours_get_0b() { ours_get empty.bin; }
+# The tools end to end with 0-RTT: our client's resumed GETs go as early data, which our
+# server accepts, and the server's request log has all three.
+case_ours_0rtt() {
+  start_our_server --root "$WWW" --cert "$CERT" --key "$KEY"
+  cli_early_data_runs "https://127.0.0.1:$PORT/hello.html" "$CERT"
+  stop_our_server
+  [[ $(log_lines | grep -c '^GET /hello.html 200 ') == 3 ]] || fail "server log: $(log_lines)"
+  note "full handshake, then the GET as 0-RTT early data twice, accepted"
+}
+
 case_ours_get_1b() { ours_get one.bin; }
 case_ours_get_1mb() { ours_get 1M.bin; }
 case_ours_get_100mb() { ours_get big.bin; }
@@ -884,6 +947,7 @@ make_fixtures() {
 build_go_programs() {
   if [[ -n ${INTEROP_CASES:-} && ! srv-quicgo-files =~ $INTEROP_CASES &&
     ! cli-quicgo-files =~ $INTEROP_CASES && ! cli-quicgo-resume =~ $INTEROP_CASES &&
+    ! cli-quicgo-0rtt =~ $INTEROP_CASES &&
     ! srv-threads-peers =~ $INTEROP_CASES ]]; then
     return 0  # no quic-go case selected
   fi
@@ -941,11 +1005,14 @@ main() {
   run_case cli-gtlsserver-multi case_cli_gtlsserver_multi
   run_case cli-gtlsserver-resume case_cli_gtlsserver_resume
   run_case cli-gtlsserver-hrr case_cli_gtlsserver_hrr
+  run_case cli-gtlsserver-0rtt case_cli_gtlsserver_0rtt
+  run_case cli-gtlsserver-0rtt-hrr case_cli_gtlsserver_0rtt_hrr
   run_case cli-caddy-files case_cli_caddy_files
   run_case cli-caddy-100M case_cli_caddy_100m
   run_case cli-quicgo-files case_cli_quicgo_files
   run_case cli-quicgo-100M case_cli_quicgo_100m
   run_case cli-quicgo-resume case_cli_quicgo_resume
+  run_case cli-quicgo-0rtt case_cli_quicgo_0rtt
   # our server <- our client
   run_case ours-get-0B case_ours_get_0b
   run_case ours-get-1B case_ours_get_1b
@@ -962,6 +1029,7 @@ main() {
   run_case ours-range case_ours_range
   run_case ours-range-416 case_ours_range_416
   run_case ours-404 case_ours_404
+  run_case ours-0rtt case_ours_0rtt
   run_case ours-head case_ours_head
   run_case ours-100x20 case_ours_100x20
 

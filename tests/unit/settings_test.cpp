@@ -7,6 +7,7 @@
 #include <string>
 
 #include "asioquic/error.hpp"
+#include "asioquic/session_store.hpp"
 
 namespace asioquic {
 namespace {
@@ -223,6 +224,19 @@ TEST(Validate, ClientNeedsNoCertificate) {
   ServerSettings as_server;
   as_server.tls.alpn = {"echo"};
   EXPECT_EQ(validate(as_server), errc::invalid_argument);
+}
+
+// 0-RTT resumes a session, so it needs somewhere to keep tickets.
+TEST(Validate, ClientEarlyDataNeedsASessionStore) {
+  ClientSettings c;
+  c.tls.alpn = {"h3"};
+  expect_valid(c, "defaults");
+  c.early_data = true;
+  expect_invalid(c, "early_data", "early data without a store");
+  c.session_store = make_session_store();
+  expect_valid(c, "early data with a store");
+  c.tls.alpn.clear();
+  expect_invalid(c, "tls.alpn", "the shared rules still apply");
 }
 
 }  // namespace

@@ -196,7 +196,7 @@ class QuicPair {
     }
     std::error_code ec;
     std::string host = verify_host;
-    client.tls = client_ctx_->new_session(&client.ref, host, ec, client_offers_early_data);
+    client.tls = client_ctx_->new_session(&client.ref, host, ec, {{}, client_offers_early_data});
     if (client.tls == nullptr) return false;
     // The session must not depend on the caller's buffer.
     std::fill(host.begin(), host.end(), 'x');

@@ -154,6 +154,7 @@ int main(int argc, char** argv) {
   ProgressBar progress(std::cerr, progress_on, terminal_columns());
   RunContext ctx{o, make_settings(o), {}, std::move(body), progress, order, verbose, std::cerr};
   ctx.quic.session_store = session_file;
+  ctx.quic.early_data = o.early_data;
 
   // One session per origin, in order of first appearance.
   std::vector<std::unique_ptr<Session>> sessions;

@@ -10,7 +10,7 @@
 namespace asioquic::tools {
 namespace {
 
-constexpr std::array<OptionSpec, 19> kSpecs{{
+constexpr std::array<OptionSpec, 20> kSpecs{{
     {'o', "output", true},      {'O', "remote-name", false},
     {'X', "request", true},     {'H', "header", true},
     {'d', "data", true},        {'\0', "data-binary", true},
@@ -20,7 +20,7 @@ constexpr std::array<OptionSpec, 19> kSpecs{{
     {'\0', "cacert", true},     {'\0', "session-file", true},
     {'n', "parallel", true},    {'\0', "connect-timeout", true},
     {'m', "max-time", true},    {'h', "help", false},
-    {'V', "version", false},
+    {'V', "version", false},    {'\0', "early-data", false},
 }};
 
 constexpr std::string_view kUsage =
@@ -53,6 +53,9 @@ Options:
       --session-file FILE  resume TLS with a session ticket kept in FILE from an earlier
                            run, and keep the servers' new tickets there (written at exit,
                            mode 0600)
+      --early-data         with --session-file: send GET, HEAD and OPTIONS requests as
+                           0-RTT early data when the kept ticket allows it (replayable
+                           by an attacker, so not for requests with effects)
   -n, --parallel N         at most N requests at once on a connection (default: all)
       --connect-timeout SECONDS
                            give up a connection whose handshake takes longer
@@ -155,6 +158,8 @@ std::optional<ClientOptions> parse_client_options(int argc, char** argv, std::st
     } else if (name == "session-file") {
       if (a.value.empty()) return bad(name, a.value, "expected a file name");
       o.session_file = a.value;
+    } else if (name == "early-data") {
+      o.early_data = true;
     } else if (name == "parallel") {
       auto n = parse_count(a.value);
       if (!n || *n == 0 || *n > 1'000'000) return bad(name, a.value, "expected a count above 0");
@@ -184,6 +189,10 @@ std::optional<ClientOptions> parse_client_options(int argc, char** argv, std::st
   }
   if (o.insecure && !o.cacert.empty()) {
     error = "--insecure and --cacert contradict each other";
+    return std::nullopt;
+  }
+  if (o.early_data && o.session_file.empty()) {
+    error = "--early-data needs --session-file (0-RTT resumes a kept session)";
     return std::nullopt;
   }
   return o;

@@ -38,6 +38,7 @@ struct ClientOptions {
   bool insecure = false;
   std::string cacert;
   std::string session_file;  // --session-file; empty: no resumption
+  bool early_data = false;   // --early-data (needs session_file)
   size_t parallel = 0;       // 0: no limit
   std::optional<std::chrono::milliseconds> connect_timeout;
   std::optional<std::chrono::milliseconds> max_time;

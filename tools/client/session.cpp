@@ -29,7 +29,15 @@ asio::awaitable<void> Session::run(std::vector<Transfer*> transfers) {
   }
   while (workers > 0)
     co_await changed_.wait();
-  if (have_) ctl_.close();
+  if (have_) {
+    if (early_) {
+      ctx_.verbose.step("", ctl_.connection().early_data_accepted()
+                                ? "The server accepted the early data"
+                                : "The server refused the early data; its requests went again "
+                                  "after the handshake");
+    }
+    ctl_.close();
+  }
   have_ = false;
 }
 
@@ -72,6 +80,8 @@ asio::awaitable<std::error_code> Session::connection(h3::ClientH3Controller& out
     text << "Connected to " << host_ << " (" << ctl.connection().remote_endpoint()
          << "), connection " << ctl.connection().trace_id();
     if (ctl.connection().resumed()) text << ", TLS resumed";
+    early_ = !ctl.connection().handshake_completed();
+    if (early_) text << ", sending early data (0-RTT)";
     ctx_.verbose.step("", text.str());
   }
   changed_.notify_all();

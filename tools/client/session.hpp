@@ -54,6 +54,7 @@ class Session {
   uint64_t generation_ = 0;
   bool connecting_ = false;
   bool aborted_ = false;
+  bool early_ = false;  // ctl_ started on 0-RTT keys
   std::error_code connect_error_;
   Notifier changed_;  // a connection attempt ended or a worker finished
 };

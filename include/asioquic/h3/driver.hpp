@@ -26,6 +26,8 @@ class H3Driver : public ApplicationOverQuic {
   ~H3Driver() override;
 
   std::error_code on_conn_established(Connection& conn, const HandshakeInfo& info) override;
+  /// The requests sent as early data go again, in their order, on a new HTTP/3 session.
+  std::error_code on_early_data_rejected(Connection& conn) override;
   std::error_code process_reads(Connection& conn) override;
   std::error_code process_writes(Connection& conn) override;
   void on_conn_close(Connection& conn, const ConnectionStats& stats,
