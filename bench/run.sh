@@ -394,7 +394,10 @@ run_load() {
   fi
   local all
   all=$(kv "$line" all)
-  rec_kv "$scen" "$case" "$run" "$line" rate p50_us p99_us errors all client_cpu_s
+  rec_kv "$scen" "$case" "$run" "$line" rate p50_us p99_us errors all client_cpu_s resumed early
+  if [[ $case == *+0rtt ]] && (($(kv "$line" early) == 0)); then
+    note_failure "$case" "$run" "no connection had its 0-RTT data accepted (run kept)"
+  fi
   rec "$scen" "$case" "$run" server_cpu_s "$(ticks_to_s $((c1 - c0)))"
   if ((all > 0)); then
     rec "$scen" "$case" "$run" server_cpu_us "$(awk -v t=$((c1 - c0)) -v hz="$CLK_TCK" -v n="$all" 'BEGIN {printf "%.1f", t / hz * 1e6 / n}')"
@@ -408,8 +411,9 @@ run_load() {
 REQUEST_CASES=("ours|ours" "gtls|gtls" "caddy|caddy")
 # "+resume": the load generator resumes TLS with each slot's last ticket (--resume), on the same
 # servers: no certificate, signature or verification, so the servers' share of the work grows.
+# "+0rtt": resumed the same way, and the request goes as 0-RTT early data (--early-data).
 HANDSHAKE_CASES=("ours|ours" "gtls|gtls" "ours+retry|ours-retry" "gtls+retry|gtls-retry" "caddy|caddy"
-  "ours+resume|ours" "gtls+resume|gtls")
+  "ours+resume|ours" "gtls+resume|gtls" "ours+0rtt|ours" "gtls+0rtt|gtls")
 
 scenario_requests() {
   local run i n=${#REQUEST_CASES[@]} case server
@@ -434,6 +438,7 @@ scenario_handshakes() {
       log "handshakes round $run/$RUNS: $case"
       local resume=()
       [[ $case == *+resume ]] && resume=(--resume)
+      [[ $case == *+0rtt ]] && resume=(--resume --early-data)
       run_load handshakes "$case" "$run" "$server" --handshakes "${resume[@]}" -c "$HS_SLOTS" \
         -D "$HS_SECONDS" --warm-up "$HS_WARM" --max-time 120
     done

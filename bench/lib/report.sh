@@ -148,6 +148,8 @@ server_label() {
     gtls+retry) echo "gtlsserver -V" ;;
     ours+resume) echo "asioquic-server, TLS resumed" ;;
     gtls+resume) echo "gtlsserver, TLS resumed" ;;
+    ours+0rtt) echo "asioquic-server, 0-RTT" ;;
+    gtls+0rtt) echo "gtlsserver, 0-RTT" ;;
     caddy) echo "Caddy" ;;
     *) echo "$1" ;;
   esac
@@ -236,6 +238,7 @@ report_load() {  # SCEN TITLE UNIT CASES...
     cref=$ref
     [[ $case == *+retry ]] && cref=$(agg "$scen" gtls+retry rate median)
     [[ $case == *+resume ]] && cref=$(agg "$scen" gtls+resume rate median)
+    [[ $case == *+0rtt ]] && cref=$(agg "$scen" gtls+0rtt rate median)
     echo "| $(server_label "$case") | $(fmt "$rate" 0) | $(fmt "$(agg "$scen" "$case" rate max)" 0) |" \
       "$(ratio "$rate" "$cref") | $(ratio "$rate" "$(agg "$scen" caddy rate median)") |" \
       "$(fmt "$(agg "$scen" "$case" server_cpu_us median)" 1) |" \
@@ -244,7 +247,7 @@ report_load() {  # SCEN TITLE UNIT CASES...
       "$(fmt "$(agg "$scen" "$case" errors sum)" 0) | $(agg "$scen" "$case" rate count)/$RUNS |"
   done
   echo
-  [[ $scen == handshakes ]] && echo "Rows with Retry are compared with gtlsserver -V, resumed rows (asioquic-bench --resume: each slot resumes TLS with the ticket of its previous connection) with gtlsserver resumed, the others with gtlsserver." && echo
+  [[ $scen == handshakes ]] && echo "Rows with Retry are compared with gtlsserver -V, resumed rows (asioquic-bench --resume: each slot resumes TLS with the ticket of its previous connection) with gtlsserver resumed, 0-RTT rows (--resume --early-data: the request goes as early data) with gtlsserver 0-RTT, the others with gtlsserver." && echo
   ((RUNS > 1)) || return 0
   echo "$unit/s per round:"
   echo
@@ -320,6 +323,8 @@ report_targets() {
   echo "| handshakes with Retry: ≥ 1.2 × gtlsserver -V | $(fmt "$v" 2) × | $(verdict "$v" '>=' 1.2) |"
   v=$(paired_ratio handshakes ours+resume gtls+resume rate)
   [[ -n $v ]] && echo "| (no target) handshakes with TLS resumed, × gtlsserver resumed | $(fmt "$v" 2) × | – |"
+  v=$(paired_ratio handshakes ours+0rtt gtls+0rtt rate)
+  [[ -n $v ]] && echo "| (no target) handshakes with 0-RTT, × gtlsserver with 0-RTT | $(fmt "$v" 2) × | – |"
   v=$(agg idle idle kib_per_conn max)
   echo "| idle: ≤ 32 KiB per connection | $(fmt "$v" 1) KiB | $(verdict "$v" '<=' 32) |"
   echo
@@ -347,7 +352,7 @@ write_report() {
     fi
     if want handshakes; then
       report_load handshakes "## 3. Handshakes (connect, 1 KiB GET, close; asioquic-bench --handshakes -c $HS_SLOTS, ${HS_SECONDS} s after ${HS_WARM} s warm-up)" \
-        handshake ours gtls ours+retry gtls+retry caddy ours+resume gtls+resume
+        handshake ours gtls ours+retry gtls+retry caddy ours+resume gtls+resume ours+0rtt gtls+0rtt
     fi
     want idle && report_idle
     want callgrind && report_callgrind
@@ -378,7 +383,7 @@ write_chart() {
   local scen
   for scen in requests handshakes; do
     : >"$d/$scen.dat"
-    for case in ours gtls ours+retry gtls+retry caddy ours+resume gtls+resume; do
+    for case in ours gtls ours+retry gtls+retry caddy ours+resume gtls+resume ours+0rtt gtls+0rtt; do
       [[ $(agg "$scen" "$case" rate count) == 0 ]] && continue
       printf '"%s" %s %s\n' "$(server_label "$case")" "$(agg "$scen" "$case" rate median)" \
         "$(agg "$scen" "$case" rate max)" >>"$d/$scen.dat"

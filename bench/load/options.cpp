@@ -10,17 +10,18 @@ namespace {
 
 using tools::OptionSpec;
 
-constexpr std::array<OptionSpec, 20> kSpecs{{
-    {'c', "clients", true},   {'m', "max-concurrent-streams", true},
-    {'n', "requests", true},  {'D', "duration", true},
-    {'\0', "warm-up", true},  {'d', "data", true},
-    {'t', "threads", true},   {'\0', "handshakes", false},
-    {'\0', "idle", false},    {'\0', "connect-parallel", true},
-    {'\0', "timeout", true},  {'\0', "idle-timeout", true},
-    {'\0', "max-time", true}, {'\0', "cacert", true},
-    {'\0', "qlog-dir", true}, {'k', "insecure", false},
-    {'q', "quiet", false},    {'h', "help", false},
-    {'\0', "version", false}, {'\0', "resume", false},
+constexpr std::array<OptionSpec, 21> kSpecs{{
+    {'c', "clients", true},      {'m', "max-concurrent-streams", true},
+    {'n', "requests", true},     {'D', "duration", true},
+    {'\0', "warm-up", true},     {'d', "data", true},
+    {'t', "threads", true},      {'\0', "handshakes", false},
+    {'\0', "idle", false},       {'\0', "connect-parallel", true},
+    {'\0', "timeout", true},     {'\0', "idle-timeout", true},
+    {'\0', "max-time", true},    {'\0', "cacert", true},
+    {'\0', "qlog-dir", true},    {'k', "insecure", false},
+    {'q', "quiet", false},       {'h', "help", false},
+    {'\0', "version", false},    {'\0', "resume", false},
+    {'\0', "early-data", false},
 }};
 
 constexpr std::string_view kUsage =
@@ -35,7 +36,8 @@ Modes:
       --handshakes         -c slots, each repeating: connect, one request, close; until -n
                            handshakes are done or -D seconds have passed; with --resume,
                            each slot's connections after its first resume TLS with the
-                           session ticket the one before received
+                           session ticket the one before received, and with --early-data
+                           also send their request as 0-RTT early data
       --idle               open -c connections (one request each, --connect-parallel
                            handshakes at a time), print "idle-ready ...", hold them open for
                            -D seconds, then close them
@@ -208,6 +210,8 @@ std::optional<LoadOptions> parse_load_options(int argc, char** argv, std::string
       o.cacert.clear();
     } else if (name == "resume") {
       o.resume = true;
+    } else if (name == "early-data") {
+      o.early_data = true;
     } else if (name == "quiet") {
       o.quiet = true;
     } else if (name == "help") {
@@ -239,6 +243,10 @@ std::optional<LoadOptions> parse_load_options(int argc, char** argv, std::string
   }
   if (o.resume && o.mode != Mode::handshakes) {
     error = "--resume goes with --handshakes";
+    return std::nullopt;
+  }
+  if (o.early_data && !o.resume) {
+    error = "--early-data goes with --handshakes --resume";
     return std::nullopt;
   }
   if (o.warm_up.count() > 0 && !o.duration) {

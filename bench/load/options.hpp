@@ -34,10 +34,11 @@ struct LoadOptions {
   std::chrono::milliseconds timeout{10'000};       // handshake and per-request limit
   std::chrono::milliseconds idle_timeout{30'000};  // QUIC max_idle_timeout we offer
   std::chrono::milliseconds max_time{300'000};     // the whole run, a backstop
-  std::string cacert;    // verify the server against this PEM; empty: no verification
-  std::string qlog_dir;  // empty: no qlog
-  bool resume = false;   // --handshakes: each slot resumes TLS with its last ticket
-  bool quiet = false;    // only the result line
+  std::string cacert;       // verify the server against this PEM; empty: no verification
+  std::string qlog_dir;     // empty: no qlog
+  bool resume = false;      // --handshakes: each slot resumes TLS with its last ticket
+  bool early_data = false;  // --resume: requests go as 0-RTT early data
+  bool quiet = false;       // only the result line
   bool help = false;
   bool version = false;
 };

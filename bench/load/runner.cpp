@@ -8,6 +8,7 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 
 #include <algorithm>
@@ -60,6 +61,7 @@ struct Shared {
   std::atomic<bool> aborted{false};  // --max-time: give up
   std::atomic<size_t> established{0};
   std::atomic<size_t> resumed{0};  // established connections that resumed TLS
+  std::atomic<size_t> early{0};    // connections whose 0-RTT data the server accepted
   std::atomic<size_t> ramped{0};   // --idle: threads whose connections are all set up
   std::atomic<size_t> finished{0};
 
@@ -174,6 +176,7 @@ class Worker {
     auto [ec, ctl] = co_await h3::async_connect(io_.get_executor(), s_.o.host, s_.o.port, quic,
                                                 s_.h3, as_tuple(asio::use_awaitable));
     if (!ec) {
+      // A connection on 0-RTT keys is counted once its handshake is done (handshake_slot).
       if (ctl.connection().resumed()) s_.resumed.fetch_add(1, std::memory_order_relaxed);
       out = std::move(ctl);
       s_.established.fetch_add(1, std::memory_order_relaxed);
@@ -250,20 +253,61 @@ class Worker {
     }
   }
 
+  // One slot's session store: make_session_store(1), counting the tickets put.
+  class SlotStore : public SessionStore {
+   public:
+    void put(const std::string& key, std::vector<uint8_t> ticket) override {
+      inner_->put(key, std::move(ticket));
+      puts_.fetch_add(1, std::memory_order_release);
+    }
+    std::optional<std::vector<uint8_t>> take(const std::string& key) override {
+      return inner_->take(key);
+    }
+    size_t puts() const { return puts_.load(std::memory_order_acquire); }
+
+   private:
+    std::shared_ptr<SessionStore> inner_ = make_session_store(1);
+    std::atomic<size_t> puts_{0};
+  };
+
+  // Waits until `store` has had a ticket put since `before`, checking every 200 us for at
+  // most 100 ms (the connection itself gives up after three probe timeouts).
+  asio::awaitable<void> wait_for_ticket(const SlotStore& store, size_t before) {
+    asio::steady_timer t(io_.get_executor());
+    for (int i = 0; i < 500 && store.puts() == before; ++i) {
+      t.expires_after(std::chrono::microseconds(200));
+      co_await t.async_wait(as_tuple(asio::use_awaitable));
+    }
+  }
+
   asio::awaitable<void> handshake_slot() {
     // --resume: a store per slot, so that each connection finds the ticket of the one before.
     ClientSettings quic = s_.quic;
-    if (s_.o.resume) quic.session_store = make_session_store(1);
+    auto store = std::make_shared<SlotStore>();
+    if (s_.o.resume) quic.session_store = store;
+    quic.early_data = s_.o.early_data;
     while (s_.take_ticket()) {
+      const size_t puts_before = store->puts();
       const auto t0 = Clock::now();
       h3::ClientH3Controller ctl;
       if (auto ec = co_await connect(ctl, quic)) {
         complete(t0, ec, 0, "connect");
         continue;
       }
+      const bool early = !ctl.connection().handshake_completed();
       int status = 0;
       const auto ec = co_await request(ctl, status);
+      // A response on a connection means its handshake completed.
+      if (early && status != 0 && ctl.connection().resumed()) {
+        s_.resumed.fetch_add(1, std::memory_order_relaxed);
+      }
+      if (early && ctl.connection().early_data_accepted()) {
+        s_.early.fetch_add(1, std::memory_order_relaxed);
+      }
       ctl.close(h3::kNoError);
+      // With 0-RTT the answer can come before the server's new ticket, and the closing
+      // connection waits for it: so does the slot, or its next connection finds no ticket.
+      if (early) co_await wait_for_ticket(*store, puts_before);
       complete(t0, ec, status, "request");
     }
   }
@@ -462,7 +506,7 @@ int run_load(const LoadOptions& o, std::ostream& out) {
         << us(0.9) << " us, p99 " << us(0.99) << " us, max " << t.latency.max() / 1e3 << " us\n";
     out << "status: 2xx " << t.status_2xx << ", other " << t.status_other << "; body bytes "
         << t.bytes << "; connections established " << s.established.load() << " (TLS resumed "
-        << s.resumed.load() << ")\n";
+        << s.resumed.load() << ", 0-RTT accepted " << s.early.load() << ")\n";
     out << "client CPU: " << cpu << " s\n";
     // The most frequent errors first.
     std::vector<std::pair<uint64_t, std::string>> kinds;
@@ -482,7 +526,8 @@ int run_load(const LoadOptions& o, std::ostream& out) {
       << " client_rss_kib=" << (o.mode == Mode::idle ? idle_rss : rss_kib())
       << " established=" << s.established.load() << (o.mode == Mode::idle ? " open=" : "")
       << (o.mode == Mode::idle ? std::to_string(idle_open) : std::string())
-      << " resumed=" << s.resumed.load() << " cut_short=" << (cut_short ? 1 : 0) << std::endl;
+      << " resumed=" << s.resumed.load() << " early=" << s.early.load()
+      << " cut_short=" << (cut_short ? 1 : 0) << std::endl;
   if (cut_short) return 3;
   return t.errors ? 1 : 0;
 }

@@ -32,9 +32,11 @@ struct HandshakeInfo {
   std::chrono::nanoseconds elapsed{0};          // until the handshake completed
   std::string alpn;                             // negotiated application protocol
   bool resumed = false;  // TLS resumed an earlier session (ClientSettings::session_store)
-  /// A client started on 0-RTT keys (ClientSettings::early_data): the handshake is still
-  /// running, so `elapsed` and `resumed` are not known yet (Connection::resumed() and
-  /// early_data_accepted() tell once it completes) and `alpn` is the resumed session's.
+  /// Started before the handshake completed, on 0-RTT keys. A client (ClientSettings::
+  /// early_data): `elapsed` and `resumed` are not known yet (Connection::resumed() and
+  /// early_data_accepted() tell once it completes) and `alpn` is the resumed session's. A
+  /// server: TLS accepted the client's early data, so what arrives first may be a replay
+  /// (see on_conn_established), and `elapsed` is not known yet.
   bool early_data = false;
 };
 
@@ -67,11 +69,15 @@ class ApplicationOverQuic {
  public:
   virtual ~ApplicationOverQuic() = default;
 
-  /// Called once, when the handshake has completed, or for a client offering 0-RTT
-  /// (ClientSettings::early_data), as soon as the connection starts (info.early_data): what it
-  /// sends before the handshake completes goes as early data, which an attacker can replay.
-  /// An error closes the connection with INTERNAL_ERROR... unless it carries
-  /// application_category(), whose code is then sent.
+  /// Called once, when the handshake has completed, or earlier on 0-RTT keys
+  /// (info.early_data): for a client offering 0-RTT (ClientSettings::early_data) as soon as
+  /// the connection starts, and what it sends before the handshake completes goes as early
+  /// data; for a server as soon as TLS accepts the client's early data, so that it can answer
+  /// before the handshake completes (0.5-RTT) and spare the client a round trip. Early data can
+  /// be replayed by an attacker who captured it (GnuTLS's anti-replay cache refuses a second
+  /// use within one listener): a server acts before Connection::is_established() only on
+  /// what is safe to do twice. An error closes the connection with INTERNAL_ERROR... unless
+  /// it carries application_category(), whose code is then sent.
   virtual std::error_code on_conn_established(Connection& conn, const HandshakeInfo& info) = 0;
 
   /// Client that started on 0-RTT keys: the server refused the early data (or TLS could not

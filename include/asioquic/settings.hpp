@@ -166,7 +166,10 @@ struct ClientSettings : Settings {
   /// HTTP/3 client sends GET, HEAD and OPTIONS requests early and holds the rest until the
   /// handshake completes). Needs session_store. The server may refuse the early data; then
   /// ApplicationOverQuic::on_early_data_rejected runs (the HTTP/3 client sends its requests
-  /// again).
+  /// again). Answers to early data can come before the server's new ticket, so a connection
+  /// closed right after them waits (up to three probe timeouts) for that ticket before its
+  /// CONNECTION_CLOSE: a loop that reconnects at once waits for the close
+  /// (ConnectionHandle::async_wait_closed) to find the ticket.
   bool early_data = false;
 };
 

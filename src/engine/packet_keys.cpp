@@ -304,6 +304,7 @@ bool install_tls_key(TlsConnRef& ref, ngtcp2_conn* conn, gnutls_session_t sessio
   if (rv != 0) return false;
   c.release();
   if (level == NGTCP2_CRYPTO_LEVEL_APPLICATION) app_installed = true;
+  if (level == NGTCP2_CRYPTO_LEVEL_EARLY && receive) ref.early_rx_installed = true;
   return true;
 }
 

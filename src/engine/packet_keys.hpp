@@ -37,6 +37,7 @@ struct TlsConnRef {
   SessionStore* session_store = nullptr;     // client: where tickets go; null: no resumption
   const std::string* session_key = nullptr;  // client: the server's key in session_store
   bool ticket_stored = false;                // client: a ticket of this connection was put there
+  bool early_rx_installed = false;           // server: the client's 0-RTT data can be read
 };
 static_assert(std::is_standard_layout_v<TlsConnRef>);
 

@@ -556,6 +556,10 @@ size_t QuicConn::write_close(TxBatch& b, uint64_t ts) {
   return b.len;
 }
 
+bool QuicConn::early_data_accepted() const noexcept {
+  return server_ ? conn_ref_->early_rx_installed : early_accepted_;
+}
+
 bool QuicConn::awaiting_ticket() const noexcept {
   return early_offered_ && !conn_ref_->ticket_stored && handshake_completed();
 }

@@ -171,7 +171,9 @@ class QuicConn {
   /// written before the handshake completes; decided at create().
   bool early_data_offered() const noexcept { return early_offered_; }
   /// Client, once the handshake completed: whether the server accepted the early data.
-  bool early_data_accepted() const noexcept { return early_accepted_; }
+  /// Server: whether TLS accepted the client's early data (its 0-RTT key is installed, which
+  /// happens while the ClientHello is read).
+  bool early_data_accepted() const noexcept;
   /// Client that offered 0-RTT, handshake completed, no new ticket stored yet. Its answers
   /// can come before the server's ticket (sent once the server has our Finished), so a
   /// connection closed as soon as they are in would leave the next one without resumption.

@@ -14,6 +14,8 @@ constexpr uint64_t kFieldOverhead = 32;
 // Room made for a header section when its first field arrives: a browser's request has about
 // eight, so the vector grows once instead of four times.
 constexpr size_t kFieldsReserved = 8;
+// RFC 8470 §5.2: the server would not act on the request as early data.
+constexpr int kTooEarly = 425;
 // Time between the two GOAWAY frames of a graceful shutdown, so requests already in flight
 // when the first one was sent still arrive (nghttp3 asks for "a couple of RTTs").
 constexpr std::chrono::milliseconds kGoawayGap{200};
@@ -350,6 +352,17 @@ void Driver::on_end_fields(int64_t id, bool trailer, bool fin) {
     s->status = 0;
     return;
   }
+  if (!server_ && s->status == kTooEarly && s->early_data && !s->finish_requested &&
+      s->response_waiter) {
+    // Sent as early data and refused as such: again, now that the handshake is done (RFC 8470
+    // §4.2). Only a request without a body: one with a body may be partly acknowledged.
+    PendingOpen again;
+    again.fields = std::move(s->sent_headers);
+    again.response = std::move(s->response_waiter);
+    pending_.push_back(std::move(again));
+    reject(s, kRequestCancelled);
+    return wake();
+  }
   s->headers_done = true;
   s->has_body = !fin;
   if (fin) s->fin = true;
@@ -359,6 +372,7 @@ void Driver::on_end_fields(int64_t id, bool trailer, bool fin) {
 
 void Driver::deliver_request(const std::shared_ptr<Stream>& s) {
   ++requests_seen_;
+  s->early_data = conn_ && !conn_->is_established();
   const uint64_t max = settings_.max_requests_per_connection;
   // Not refused merely because a shutdown began: requests sent before the client saw the first
   // GOAWAY are served, and nghttp3 itself rejects those beyond the final GOAWAY's id.
@@ -677,6 +691,7 @@ void Driver::try_open() {
     }
     auto s = std::make_shared<Stream>(shared_from_this(), id);
     streams_.emplace(id, s);
+    s->early_data = !conn_->is_established();
     const bool streaming = static_cast<bool>(p.opened);
     const bool has_body = streaming || p.body.has_value();
     if (p.body) {

@@ -47,6 +47,9 @@ class Stream {
   bool rejected = false;      // we reset it (limits); no handle ever sees it
   bool headers_done = false;  // the final header section is complete
   bool has_body = true;
+  // Server: the request was delivered before the handshake completed. Client: it was sent
+  // before, as 0-RTT early data.
+  bool early_data = false;
   std::vector<uint8_t> body;  // received, not yet read
   size_t body_off = 0;
   uint64_t uncredited = 0;  // body bytes received but not yet credited to flow control

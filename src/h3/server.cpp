@@ -37,6 +37,10 @@ bool ServerRequest::has_body() const {
   return s_->has_body;
 }
 
+bool ServerRequest::early_data() const {
+  return s_->early_data;
+}
+
 const std::string& ServerRequest::connection_trace_id() const {
   return s_->driver->trace_id();
 }

@@ -283,8 +283,11 @@ void IoWorker::become_established() {
 }
 
 bool IoWorker::app_may_run() const noexcept {
-  return stage_ == Stage::running ||
-         (stage_ == Stage::handshake && qc_->early_data_offered() && !close_requested_);
+  if (stage_ == Stage::running) return true;
+  if (stage_ != Stage::handshake || close_requested_) return false;
+  // A client that offers 0-RTT writes early; a server that took the client's early data
+  // answers it at once (0.5-RTT), which is what saves the round trip.
+  return qc_->is_server() ? qc_->early_data_accepted() : qc_->early_data_offered();
 }
 
 void IoWorker::restart_app_after_early_rejection() {
@@ -301,8 +304,9 @@ void IoWorker::run_app() {
     info.start = to_time_point(started_ns_);
     info.elapsed = std::chrono::nanoseconds(handshake_ns_);
     info.alpn = qc_->alpn();
-    info.resumed = resumed();
     info.early_data = stage_ == Stage::handshake;
+    // A server only takes early data on a resumed session.
+    info.resumed = resumed() || (info.early_data && qc_->is_server());
     if (auto ec = app_->on_conn_established(conn_, info)) return fail_app(ec);
     if (close_requested_) return;
     // After on_conn_established, so a client's connect handler finds the application ready.
@@ -332,9 +336,10 @@ void IoWorker::run_app() {
 
 bool IoWorker::hold_close_for_ticket(uint64_t ts) {
   if (!qc_->awaiting_ticket()) return false;
-  // One probe timeout: the ticket leaves the server with its HANDSHAKE_DONE, an RTT after
-  // our Finished; a server that sends none costs this much at close.
-  if (close_hold_until_ == UINT64_MAX) close_hold_until_ = ts + qc_->pto_ns();
+  // Three probe timeouts: the ticket leaves the server with its HANDSHAKE_DONE, an RTT after
+  // our Finished, later when the server is busy; a server that sends none (it sent one
+  // before, or there would be no 0-RTT) costs this much at close.
+  if (close_hold_until_ == UINT64_MAX) close_hold_until_ = ts + 3 * qc_->pto_ns();
   return ts < close_hold_until_;
 }
 

@@ -109,7 +109,13 @@ class IoWorker final : public detail::WakeTarget,
   Connection& connection() noexcept { return conn_; }
   engine::QuicConn* engine() noexcept { return qc_.get(); }
   StreamTable& streams() noexcept { return streams_; }
-  bool established() const noexcept { return stage_ == Stage::running; }
+  /// The handshake has completed: from the engine's event on (a request read in the same
+  /// datagram as the peer's Finished is no early data), unless the early data was refused and
+  /// the application has not been told yet.
+  bool established() const noexcept {
+    return stage_ == Stage::running ||
+           (stage_ == Stage::handshake && handshake_event_ && !early_rejected_);
+  }
   const Settings& settings() const noexcept { return *settings_; }
   void request_close(uint64_t code, std::string_view reason);
   const CloseInfo& close_info() const noexcept;

@@ -15,10 +15,13 @@ namespace {
 
 using namespace asio::experimental::awaitable_operators;
 
-// Answers with the method and the request body's size.
+// Answers with the method, the request body's size, and "early" for a request handed over
+// before the handshake completed.
 awaitable<void> echo_method(h3::ServerRequest req, h3::ServerResponse res) {
+  const bool early = req.early_data();
   const auto body = co_await read_body(req);
-  const std::string text = std::string(req.method()) + " " + std::to_string(body.size);
+  const std::string text =
+      std::string(req.method()) + " " + std::to_string(body.size) + (early ? " early" : "");
   co_await res.async_respond(200, {}, aq::Buffer::copy(text), use_awaitable);
 }
 
@@ -143,7 +146,8 @@ TEST_F(H3EarlyData, ResumedClientSendsSafeRequestsAsEarlyData) {
   EXPECT_FALSE(second.established_at_connect) << "the connect completes on 0-RTT keys";
   EXPECT_TRUE(second.resumed);
   EXPECT_TRUE(second.early_accepted);
-  EXPECT_EQ(second.get, "GET 0");
+  // The server answered the GET before its handshake completed (0.5-RTT).
+  EXPECT_EQ(second.get, "GET 0 early");
   EXPECT_EQ(second.post, "POST 3000");
   // The GET (stream 0) went as early data; the POST (stream 4) waited for the handshake.
   const auto early = streams_sent_in(second.trace_id, "0RTT");
@@ -169,6 +173,29 @@ TEST_F(H3EarlyData, RefusedEarlyDataIsSentAgainAfterTheHandshake) {
   // The GET was sent early, dropped, and sent again on a new stream 0 in 1-RTT.
   EXPECT_TRUE(streams_sent_in(second.trace_id, "0RTT").count(0));
   EXPECT_TRUE(streams_sent_in(second.trace_id, "1RTT").count(0));
+}
+
+// A server that acts on nothing early answers 425 (Too Early): the client asks again once the
+// handshake is done, and the caller only sees the final answer (RFC 8470 §4.2).
+TEST_F(H3EarlyData, TooEarlyIsAskedAgainAfterTheHandshake) {
+  std::atomic<int> too_early{0};
+  TestServer srv(io_, [&](h3::ServerRequest req, h3::ServerResponse res) -> awaitable<void> {
+    if (req.early_data()) {
+      ++too_early;
+      co_await res.async_respond(425, {}, aq::Buffer(), use_awaitable);
+      co_return;
+    }
+    co_await echo_method(std::move(req), std::move(res));
+  });
+  exchange(srv.port());
+  ASSERT_TRUE(store_->wait_puts(1));
+  const Exchange second = exchange(srv.port());
+  EXPECT_TRUE(second.early_accepted);
+  EXPECT_EQ(second.get, "GET 0");
+  EXPECT_EQ(second.post, "POST 3000");
+  EXPECT_EQ(too_early.load(), 1);
+  // Stream 0 went early and was refused; the GET went again on a later stream, in 1-RTT.
+  EXPECT_TRUE(streams_sent_in(second.trace_id, "0RTT").count(0));
 }
 
 TEST_F(H3EarlyData, WithoutEarlyDataTheConnectWaitsForTheHandshake) {

@@ -306,6 +306,28 @@ case_srv_gtlsclient_0rtt() {
     fail "the server rejected 0-RTT: the request went again in 1-RTT"
   fi
   stop_our_server
+  # Answered before the handshake completed (0.5-RTT): the request log marks it "early".
+  [[ $(log_lines | grep -c ' early$') == 1 ]] ||
+    fail "expected the second run's request answered as early data: $(log_lines)"
+}
+
+# gtlsclient POSTs to /upload twice; its second POST comes as 0-RTT early data, which may be a
+# replay, so asioquic-server answers it 425 (Too Early) before the handshake completes.
+case_srv_gtlsclient_0rtt_post() {
+  need gtlsclient
+  start_our_server --root "$WWW" --cert "$CERT" --key "$KEY"
+  local run
+  for run in 1 2; do
+    timeout 90 gtlsclient --exit-on-all-streams-close --session-file=session --tp-file=tp \
+      -m POST --data="$WWW/small.bin" 127.0.0.1 "$PORT" "https://127.0.0.1:$PORT/upload" \
+      >"gtlsclient$run.log" 2>&1 || fail "gtlsclient run $run exited with status $?: $(tail_of "gtlsclient$run.log")"
+  done
+  grep -qE 'frm tx [0-9]+ 0RTT STREAM\([^)]*\) id=0x0 ' gtlsclient2.log ||
+    fail "the resumed connection sent no request in 0-RTT"
+  stop_our_server
+  log_lines | grep -qE '^POST /upload 200 .* stream=0$' || fail "first POST: $(log_lines)"
+  log_lines | grep -qE '^POST /upload 425 .* stream=0 early$' || fail "second POST: $(log_lines)"
+  note "POST in 1-RTT: 200; POST as early data: 425, answered early"
 }
 
 # Two server processes in turn, sharing a --secret-file: gtlsclient's second run resumes TLS with
@@ -747,6 +769,7 @@ case_ours_0rtt() {
   cli_early_data_runs "https://127.0.0.1:$PORT/hello.html" "$CERT"
   stop_our_server
   [[ $(log_lines | grep -c '^GET /hello.html 200 ') == 3 ]] || fail "server log: $(log_lines)"
+  [[ $(log_lines | grep -c ' early$') == 2 ]] || fail "expected two requests answered early: $(log_lines)"
   note "full handshake, then the GET as 0-RTT early data twice, accepted"
 }
 
@@ -992,6 +1015,7 @@ main() {
   run_case srv-gtlsclient-key-update case_srv_gtlsclient_key_update
   run_case srv-gtlsclient-v2draft case_srv_gtlsclient_v2draft
   run_case srv-gtlsclient-0rtt case_srv_gtlsclient_0rtt
+  run_case srv-gtlsclient-0rtt-post case_srv_gtlsclient_0rtt_post
   run_case srv-gtlsclient-restart case_srv_gtlsclient_restart
   run_case srv-quicgo-files case_srv_quicgo_files
   run_case srv-quicgo-100M case_srv_quicgo_100m

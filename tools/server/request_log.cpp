@@ -29,6 +29,7 @@ void RequestLog::write(const h3::ServerRequest& req, const Reply& reply,
                      " bytes=" + std::to_string(reply.body_bytes()) + " time=" + time +
                      "ms conn=" + req.connection_trace_id() +
                      " stream=" + std::to_string(req.stream_id());
+  if (req.early_data()) line += " early";
   if (reply.error()) line += " error=\"" + reply.error().message() + "\"";
   line += '\n';
   std::lock_guard lock(mutex_);

@@ -82,6 +82,11 @@ asio::awaitable<void> Router::dispatch(const h3::ServerRequest& req, Reply& repl
   const std::string_view method = req.method();
   const std::string_view path = target_path(req.path());
   const bool get_or_head = method == "GET" || method == "HEAD";
+  // Early data may be a replay: only what is safe to do twice is done before the handshake
+  // completes (RFC 8470 §5.1); the client sends the rest again afterwards.
+  if (req.early_data() && !get_or_head && method != "OPTIONS") {
+    return text(req, reply, 425, "too early: send this request again after the handshake", "");
+  }
   if (path == kUploadPath) {
     if (method != "POST" && method != "PUT") return method_not_allowed(req, reply, "POST, PUT");
     return serve_upload(req, reply);

@@ -47,6 +47,10 @@ class ServerRequest : public BodyReader {
   Priority priority() const;
   /// False if the request ended with its headers (no body to read).
   bool has_body() const;
+  /// True if the request came as 0-RTT early data and is handed over before the handshake
+  /// completed: it may be a replay (RFC 8470). A handler that must not act twice answers
+  /// 425 (Too Early), and the client sends it again after the handshake.
+  bool early_data() const;
   /// The trace id of the connection the request came on (ConnectionHandle::trace_id()), so
   /// a handler can tell connections apart in its logs.
   const std::string& connection_trace_id() const;
