@@ -305,10 +305,11 @@ class Worker {
         s_.early.fetch_add(1, std::memory_order_relaxed);
       }
       ctl.close(h3::kNoError);
-      // With 0-RTT the answer can come before the server's new ticket, and the closing
-      // connection waits for it: so does the slot, or its next connection finds no ticket.
-      if (early) co_await wait_for_ticket(*store, puts_before);
       complete(t0, ec, status, "request");
+      // With 0-RTT the answer can come before the server's new ticket, and the closing
+      // connection waits for it: so does the slot (outside the latency measured), or its next
+      // connection finds no ticket.
+      if (early) co_await wait_for_ticket(*store, puts_before);
     }
   }
 
