@@ -24,6 +24,10 @@ bool is_request_stream(int64_t id) {
   return (id & 0x3) == 0;
 }  // client-initiated bidi
 
+bool is_server_uni_stream(int64_t id) {
+  return (id & 0x3) == 0x3;
+}
+
 }  // namespace
 
 Driver::Driver(bool server, const Settings& settings, asio::any_io_executor ex)
@@ -90,6 +94,7 @@ void Driver::fail_connection(ptrdiff_t liberr) {
 
 std::error_code Driver::on_established(Transport& conn) {
   if (!ensure_engine(conn)) return {};
+  if (!server_ && !conn.is_established()) early_ = true;
   std::error_code ec;
   const int64_t control = conn.open_uni_stream(ec);
   const int64_t qenc = ec ? -1 : conn.open_uni_stream(ec);
@@ -139,7 +144,19 @@ std::error_code Driver::on_early_rejected(Transport& conn) {
   read_shutdowns_.clear();
   h3_.reset();
   control_bound_ = false;
-  return on_established(conn);
+  if (auto ec = on_established(conn); ec || !h3_) return ec;
+  // What the server's unidirectional streams brought so far goes to the new session too;
+  // flow control has credited it already.
+  const auto recorded = std::move(peer_uni_);
+  peer_uni_.clear();
+  for (const auto& [id, rec] : recorded) {
+    const ptrdiff_t n = h3_->read(id, rec.bytes, rec.fin);
+    if (n < 0) {
+      fail_connection(n);
+      break;
+    }
+  }
+  return {};
 }
 
 bool Driver::fits_early_data(const PendingOpen& p) {
@@ -152,6 +169,10 @@ bool Driver::fits_early_data(const PendingOpen& p) {
 
 std::error_code Driver::on_writes(Transport& conn) {
   conn_ = &conn;
+  if (early_ && conn.is_established()) {
+    early_ = false;  // accepted, or already restarted: nothing more to replay
+    peer_uni_.clear();
+  }
   if (!server_) try_open();
   maybe_finish_shutdown();
   return {};
@@ -185,6 +206,11 @@ void Driver::on_close(std::error_code result) {
 
 void Driver::on_stream_data(Transport& conn, int64_t id, std::span<const uint8_t> data, bool fin) {
   if (!ensure_engine(conn)) return;
+  if (early_ && is_server_uni_stream(id)) {
+    PeerUniStream& rec = peer_uni_[id];
+    rec.bytes.insert(rec.bytes.end(), data.begin(), data.end());
+    rec.fin = rec.fin || fin;
+  }
   body_in_read_ = 0;
   in_engine_read_ = true;
   const ptrdiff_t n = h3_->read(id, data, fin);

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -286,6 +287,16 @@ class Driver final : public std::enable_shared_from_this<Driver>,
   /// a whole request with a safe method (RFC 9110 §9.2.1; RFC 8470 §2.1).
   static bool fits_early_data(const PendingOpen& p);
   asioquic::detail::Fifo<PendingOpen> pending_;
+  // Started on 0-RTT keys, the handshake not yet seen complete (on_writes). Until then the
+  // server's unidirectional streams (control, QPACK) are also recorded: their bytes arrive
+  // with the handshake's last packets, before the engine reports the early data refused,
+  // and the new nghttp3 session of on_early_rejected must read them too.
+  bool early_ = false;
+  struct PeerUniStream {
+    std::vector<uint8_t> bytes;
+    bool fin = false;
+  };
+  std::map<int64_t, PeerUniStream> peer_uni_;
   bool going_away_ = false;
   int64_t goaway_id_ = -1;
 };

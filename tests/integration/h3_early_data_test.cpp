@@ -142,18 +142,30 @@ TEST_F(H3EarlyData, ResumedClientSendsSafeRequestsAsEarlyData) {
   EXPECT_TRUE(streams_sent_in(first.trace_id, "0RTT").empty());
   ASSERT_TRUE(store_->wait_puts(1));
 
-  const Exchange second = exchange(srv.port());
-  EXPECT_FALSE(second.established_at_connect) << "the connect completes on 0-RTT keys";
-  EXPECT_TRUE(second.resumed);
-  EXPECT_TRUE(second.early_accepted);
-  // The server answered the GET before its handshake completed (0.5-RTT).
-  EXPECT_EQ(second.get, "GET 0 early");
-  EXPECT_EQ(second.post, "POST 3000");
-  // The GET (stream 0) went as early data; the POST (stream 4) waited for the handshake.
-  const auto early = streams_sent_in(second.trace_id, "0RTT");
-  EXPECT_TRUE(early.count(0)) << "GET not sent in 0-RTT";
-  EXPECT_FALSE(early.count(4)) << "POST sent in 0-RTT";
-  EXPECT_TRUE(streams_sent_in(second.trace_id, "1RTT").count(4));
+  // The server answers a GET that came as early data before its handshake completes
+  // (0.5-RTT), if its application is attached before the client's Finished arrives: on
+  // loopback that race is close, so of up to eight connections one must show it (the interop
+  // case ours-0rtt checks every one behind 10 ms of round trip).
+  int answered_early = 0;
+  for (size_t i = 0; i < 8 && answered_early == 0; ++i) {
+    const Exchange next = exchange(srv.port());
+    EXPECT_FALSE(next.established_at_connect) << "the connect completes on 0-RTT keys";
+    EXPECT_TRUE(next.resumed);
+    EXPECT_TRUE(next.early_accepted);
+    if (next.get == "GET 0 early") {
+      ++answered_early;
+    } else {
+      EXPECT_EQ(next.get, "GET 0");
+    }
+    EXPECT_EQ(next.post, "POST 3000") << "only safe requests go early";
+    // The GET (stream 0) went as early data; the POST (stream 4) waited for the handshake.
+    const auto early = streams_sent_in(next.trace_id, "0RTT");
+    EXPECT_TRUE(early.count(0)) << "GET not sent in 0-RTT";
+    EXPECT_FALSE(early.count(4)) << "POST sent in 0-RTT";
+    EXPECT_TRUE(streams_sent_in(next.trace_id, "1RTT").count(4));
+    ASSERT_TRUE(store_->wait_puts(i + 2));
+  }
+  EXPECT_GE(answered_early, 1);
 }
 
 TEST_F(H3EarlyData, RefusedEarlyDataIsSentAgainAfterTheHandshake) {
@@ -189,13 +201,17 @@ TEST_F(H3EarlyData, TooEarlyIsAskedAgainAfterTheHandshake) {
   });
   exchange(srv.port());
   ASSERT_TRUE(store_->wait_puts(1));
-  const Exchange second = exchange(srv.port());
-  EXPECT_TRUE(second.early_accepted);
-  EXPECT_EQ(second.get, "GET 0");
-  EXPECT_EQ(second.post, "POST 3000");
+  // A GET handed over after the handshake is not early (see the test above): up to eight
+  // connections, until one is refused as too early.
+  for (size_t i = 0; i < 8 && too_early.load() == 0; ++i) {
+    const Exchange next = exchange(srv.port());
+    EXPECT_TRUE(next.early_accepted);
+    EXPECT_EQ(next.get, "GET 0") << "the caller sees the answer to the request asked again";
+    EXPECT_EQ(next.post, "POST 3000");
+    EXPECT_TRUE(streams_sent_in(next.trace_id, "0RTT").count(0));
+    ASSERT_TRUE(store_->wait_puts(i + 2));
+  }
   EXPECT_EQ(too_early.load(), 1);
-  // Stream 0 went early and was refused; the GET went again on a later stream, in 1-RTT.
-  EXPECT_TRUE(streams_sent_in(second.trace_id, "0RTT").count(0));
 }
 
 TEST_F(H3EarlyData, WithoutEarlyDataTheConnectWaitsForTheHandshake) {
