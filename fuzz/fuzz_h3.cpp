@@ -41,6 +41,7 @@ class StubTransport final : public h3::detail::Transport {
   void wake() override {}
   const std::string& trace_id() const override { return id_; }
   asio::any_io_executor executor() const override { return ex_; }
+  bool is_established() const override { return true; }
   bool closed = false;
 
  private:
