@@ -8,6 +8,7 @@
 #include <fstream>
 #include <set>
 
+#include "integration/any_server_store.hpp"
 #include "integration/h3_support.hpp"
 
 namespace h3test {
@@ -25,36 +26,7 @@ awaitable<void> echo_method(h3::ServerRequest req, h3::ServerResponse res) {
   co_await res.async_respond(200, {}, aq::Buffer::copy(text), use_awaitable);
 }
 
-// Keeps the last ticket put and hands it to whichever server is asked for (the library's key
-// names the port), so that a ticket can go to another server; counts the tickets put.
-class AnyServerStore : public aq::SessionStore {
- public:
-  void put(const std::string&, std::vector<uint8_t> ticket) override {
-    std::lock_guard lock(m_);
-    ticket_ = std::move(ticket);
-    ++puts_;
-  }
-  std::optional<std::vector<uint8_t>> take(const std::string&) override {
-    std::lock_guard lock(m_);
-    return std::exchange(ticket_, std::nullopt);
-  }
-  // Waits (bounded) until `n` tickets have been put.
-  bool wait_puts(size_t n) {
-    for (int i = 0; i < 500; ++i) {
-      {
-        std::lock_guard lock(m_);
-        if (puts_ >= n) return true;
-      }
-      std::this_thread::sleep_for(10ms);
-    }
-    return false;
-  }
-
- private:
-  std::mutex m_;
-  std::optional<std::vector<uint8_t>> ticket_;
-  size_t puts_ = 0;
-};
+using asioquic::test_support::AnyServerStore;
 
 struct Exchange {
   std::string get, post;  // the two responses' bodies

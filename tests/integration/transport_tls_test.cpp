@@ -9,6 +9,7 @@
 #include <thread>
 #include <utility>
 
+#include "integration/any_server_store.hpp"
 #include "integration/support.hpp"
 
 namespace aqtest {
@@ -412,34 +413,7 @@ TEST_F(TransportResumptionTest, NoTicketCrossesToAConnectionThatVerifiesOtherwis
   EXPECT_TRUE(connect_resumed(unverified));
 }
 
-// Hands the last ticket it was given to whichever server asks, so that a ticket can travel from
-// one listener to another (the library's key names the port).
-class AnyServerStore : public aq::SessionStore {
- public:
-  void put(const std::string&, std::vector<uint8_t> ticket) override {
-    std::lock_guard lock(m_);
-    ticket_ = std::move(ticket);
-    ++puts_;
-  }
-  std::optional<std::vector<uint8_t>> take(const std::string&) override {
-    std::lock_guard lock(m_);
-    return std::exchange(ticket_, std::nullopt);
-  }
-  // Waits (bounded) until `n` tickets have been put.
-  bool wait_puts(size_t n) {
-    return eventually(
-        [&] {
-          std::lock_guard lock(m_);
-          return puts_ >= n;
-        },
-        5s);
-  }
-
- private:
-  std::mutex m_;
-  std::optional<std::vector<uint8_t>> ticket_;
-  size_t puts_ = 0;
-};
+using asioquic::test_support::AnyServerStore;
 
 TEST_F(TransportTest, ListenersWithOneStaticSecretResumeEachOthersTickets) {
   const auto echo = [] { return std::make_shared<EchoServerApp>(); };
