@@ -28,8 +28,10 @@ void start_connect(const asio::any_io_executor& ex, std::string host, uint16_t p
                    Completion<void(std::error_code, ConnectionHandle)> done);
 }
 
-/// Connects to host:port (a name or an IP literal) and completes once the handshake is done.
-/// The application's on_conn_established has run by then. Errors: errc::invalid_argument
+/// Connects to host:port (a name or an IP literal) and completes once the handshake is done,
+/// or, offering 0-RTT (ClientSettings::early_data), once the connection has started on early
+/// keys (ConnectionHandle::handshake_completed() tells which). The application's
+/// on_conn_established has run by then. Errors: errc::invalid_argument
 /// (settings), asio's resolver errors (e.g. host_not_found), errc::handshake_timeout,
 /// errc::certificate_verify_failed, errc::alpn_mismatch, errc::tls_handshake_failed,
 /// errc::version_negotiation_failed, errc::connection_refused, or a transport error.

@@ -141,7 +141,9 @@ void start_h3_connect(const asio::any_io_executor& ex, std::string host, uint16_
 }
 
 /// Connects (ALPN "h3" is set if quic.tls.alpn is empty) and completes when the handshake is
-/// done. Errors as for asioquic::async_connect. Signature: void(std::error_code,
+/// done, or at once when it offers 0-RTT (quic.early_data): GET, HEAD and OPTIONS requests
+/// made then go as early data, the others after the handshake. Errors as for
+/// asioquic::async_connect. Signature: void(std::error_code,
 /// ClientH3Controller).
 template <typename CompletionToken>
 auto async_connect(const asio::any_io_executor& ex, std::string host, uint16_t port,
