@@ -564,10 +564,6 @@ bool QuicConn::awaiting_ticket() const noexcept {
   return early_offered_ && !conn_ref_->ticket_stored && handshake_completed();
 }
 
-uint64_t QuicConn::pto_ns() const noexcept {
-  return ngtcp2_conn_get_pto(conn_);
-}
-
 uint64_t QuicConn::closing_period_ns() const noexcept {
   return 3 * ngtcp2_conn_get_pto(conn_);
 }

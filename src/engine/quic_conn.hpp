@@ -178,8 +178,6 @@ class QuicConn {
   /// can come before the server's ticket (sent once the server has our Finished), so a
   /// connection closed as soon as they are in would leave the next one without resumption.
   bool awaiting_ticket() const noexcept;
-  /// The engine's probe timeout (RFC 9002 §6.2.1) in nanoseconds.
-  uint64_t pto_ns() const noexcept;
   std::string trace_id() const { return odcid_.hex(); }
   const quic::Cid& original_dcid() const noexcept { return odcid_; }
   /// Our connection IDs currently in use (to unmap at the end).

@@ -127,12 +127,7 @@ std::error_code Driver::on_early_rejected(Transport& conn) {
   asioquic::detail::Fifo<PendingOpen> again;
   for (auto& s : sent) {
     if (!s->response_waiter) continue;  // only whole requests go early (fits_early_data)
-    PendingOpen p;
-    p.fields = std::move(s->sent_headers);
-    // Nothing of a refused stream was acknowledged, so `out` still holds the whole body.
-    if (s->finish_requested) p.body = s->out.empty() ? Buffer() : std::move(s->out.front());
-    p.response = std::move(s->response_waiter);
-    again.push_back(std::move(p));
+    again.push_back(requeue(*s));
   }
   for (auto& p : pending_)
     again.push_back(std::move(p));
@@ -157,6 +152,16 @@ std::error_code Driver::on_early_rejected(Transport& conn) {
     }
   }
   return {};
+}
+
+Driver::PendingOpen Driver::requeue(Stream& s) {
+  PendingOpen p;
+  p.fields = std::move(s.sent_headers);
+  // Only whole requests go early, and nothing of a refused stream was acknowledged, so `out`
+  // still holds the whole body.
+  if (s.finish_requested) p.body = s.out.empty() ? Buffer() : std::move(s.out.front());
+  p.response = std::move(s.response_waiter);
+  return p;
 }
 
 bool Driver::fits_early_data(const PendingOpen& p) {
@@ -382,10 +387,7 @@ void Driver::on_end_fields(int64_t id, bool trailer, bool fin) {
       s->response_waiter) {
     // Sent as early data and refused as such: again, now that the handshake is done (RFC 8470
     // §4.2). Only a request without a body: one with a body may be partly acknowledged.
-    PendingOpen again;
-    again.fields = std::move(s->sent_headers);
-    again.response = std::move(s->response_waiter);
-    pending_.push_back(std::move(again));
+    pending_.push_back(requeue(*s));
     reject(s, kRequestCancelled);
     return wake();
   }

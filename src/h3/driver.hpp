@@ -286,6 +286,9 @@ class Driver final : public std::enable_shared_from_this<Driver>,
   /// Whether `p` may go before the handshake completes, as early data that can be replayed:
   /// a whole request with a safe method (RFC 9110 §9.2.1; RFC 8470 §2.1).
   static bool fits_early_data(const PendingOpen& p);
+  /// The request `s` sent early, made pending again: its fields, whole body and response
+  /// waiter move out of `s`.
+  static PendingOpen requeue(Stream& s);
   asioquic::detail::Fifo<PendingOpen> pending_;
   // Started on 0-RTT keys, the handshake not yet seen complete (on_writes). Until then the
   // server's unidirectional streams (control, QPACK) are also recorded: their bytes arrive

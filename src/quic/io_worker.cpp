@@ -336,10 +336,10 @@ void IoWorker::run_app() {
 
 bool IoWorker::hold_close_for_ticket(uint64_t ts) {
   if (!qc_->awaiting_ticket()) return false;
-  // Three probe timeouts: the ticket leaves the server with its HANDSHAKE_DONE, an RTT after
-  // our Finished, later when the server is busy; a server that sends none (it sent one
-  // before, or there would be no 0-RTT) costs this much at close.
-  if (close_hold_until_ == UINT64_MAX) close_hold_until_ = ts + 3 * qc_->pto_ns();
+  // Three probe timeouts, as long as a closing period: the ticket leaves the server with its
+  // HANDSHAKE_DONE, an RTT after our Finished, later when the server is busy; a server that
+  // sends none (it sent one before, or there would be no 0-RTT) costs this much at close.
+  if (close_hold_until_ == UINT64_MAX) close_hold_until_ = ts + qc_->closing_period_ns();
   return ts < close_hold_until_;
 }
 
