@@ -82,15 +82,10 @@ int main(int argc, char** argv) {
   }
   std::cout << "echo server on " << listener.local_endpoints()[0] << std::endl;
 
-  // Accept loop with plain callbacks; a coroutine works the same (see echo_client).
-  std::function<void()> accept = [&] {
-    listener.async_accept([&](std::error_code aec, aq::IncomingConnection in) {
-      if (aec) return;  // listener closed
-      in.start(std::make_shared<EchoServer>());
-      accept();
-    });
-  };
-  accept();
+  // Each new connection is started where it is created. (An accept loop with
+  // listener.async_accept works too, and lets the caller wait for the handshake first.)
+  listener.on_connection(
+      [](aq::IncomingConnection in) { in.start(std::make_shared<EchoServer>()); });
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](auto, int) {

@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <system_error>
@@ -116,6 +117,18 @@ class Listener {
         },
         token);
   }
+
+  /// Hands each connection created from now on to `fn` at once, on the executor the
+  /// connection runs on, instead of queueing it for async_accept. An application started from
+  /// `fn` is attached in the connection's first turns rather than after a hop through the
+  /// accepting code's executor, so it can answer early data (0-RTT) before the handshake
+  /// completes, whatever the round-trip time. `fn` runs on each socket's thread (concurrently
+  /// for a sharded listener) and must not block. It is kept until the listener is destroyed,
+  /// so it must not own the Listener. A connection it neither starts nor keeps is closed, as
+  /// is one whose `fn` throws. Connections queued before the call stay for async_accept,
+  /// which otherwise completes only with listener_closed. An empty `fn` queues connections
+  /// again. Requires valid().
+  void on_connection(std::function<void(IncomingConnection)> fn);
 
   /// Stops accepting: pending and later async_accept calls complete with listener_closed and
   /// new Initials are ignored. Established connections run on until they close.

@@ -165,6 +165,21 @@ struct Server::Impl {
     return now;
   }
 
+  // Starts the HTTP/3 driver on `incoming` and serves the connection until it ends (closes it
+  // at once if the server is stopping).
+  static void serve(const std::shared_ptr<Impl>& self, IncomingConnection incoming) {
+    auto ctl = start(std::move(incoming), self->settings);
+    {
+      std::lock_guard lock(self->m);
+      if (self->stopping) {
+        ctl.close(kNoError);
+        return;
+      }
+      self->live.push_back(ctl);
+    }
+    asio::co_spawn(ctl.executor(), serve_connection(self, ctl), asio::detached);
+  }
+
   static asio::awaitable<void> serve_connection(std::shared_ptr<Impl> self,
                                                 ServerH3Controller ctl) {
     ctl.on_request([handler = self->handler, fast = self->fast_path, ex = ctl.executor()](
@@ -207,19 +222,16 @@ Server::Server(Listener listener, Settings settings, Handler handler, FastPath f
 
 asio::awaitable<void> Server::run() const {
   auto self = impl_;
+  // New connections are started where they are created, so that their driver is attached in
+  // time to answer early data; the accept loop takes those queued before and waits for the
+  // listener to close. (The function holds the Impl weakly: the Impl holds the listener.)
+  self->listener.on_connection([weak = std::weak_ptr<Impl>(self)](IncomingConnection incoming) {
+    if (auto impl = weak.lock()) Impl::serve(impl, std::move(incoming));
+  });
   for (;;) {
     auto [ec, incoming] = co_await self->listener.async_accept(as_tuple(asio::use_awaitable));
     if (ec) break;
-    auto ctl = start(std::move(incoming), self->settings);
-    {
-      std::lock_guard lock(self->m);
-      if (self->stopping) {
-        ctl.close(kNoError);
-        continue;
-      }
-      self->live.push_back(ctl);
-    }
-    asio::co_spawn(ctl.executor(), Impl::serve_connection(self, ctl), asio::detached);
+    Impl::serve(self, std::move(incoming));
   }
   // The listener is closed: wait for the connections still running, which may end on other
   // executors. The frame lets go of the Impl while it waits, so that a wait that never

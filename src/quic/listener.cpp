@@ -70,6 +70,16 @@ void ListenerImpl::enqueue(std::shared_ptr<IoWorker> w) {
     w->close_from_handle(0, "connection not started");
     return;
   }
+  if (on_connection_) {
+    const auto fn = on_connection_;
+    lock.unlock();
+    try {
+      (*fn)(IncomingConnection(std::move(w)));
+    } catch (...) {
+      // The IncomingConnection, destroyed unstarted while unwinding, closed the connection.
+    }
+    return;
+  }
   if (!waiters_.empty()) {
     auto c = std::move(waiters_.front());
     waiters_.pop_front();
@@ -78,6 +88,13 @@ void ListenerImpl::enqueue(std::shared_ptr<IoWorker> w) {
     return;
   }
   queue_.push_back(std::move(w));
+}
+
+void ListenerImpl::set_on_connection(std::function<void(IncomingConnection)> fn) {
+  std::shared_ptr<const std::function<void(IncomingConnection)>> shared;
+  if (fn) shared = std::make_shared<const std::function<void(IncomingConnection)>>(std::move(fn));
+  std::lock_guard lock(m_);
+  on_connection_ = std::move(shared);
 }
 
 void ListenerImpl::forget(IoWorker& w) {
@@ -248,6 +265,10 @@ Listener listen_sharded(std::span<const asio::any_io_executor> shards,
     }
   }
   return open_listener(shards[0], std::move(sockets), std::move(ctx));
+}
+
+void Listener::on_connection(std::function<void(IncomingConnection)> fn) {
+  impl_->set_on_connection(std::move(fn));
 }
 
 void Listener::close() {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -41,7 +42,9 @@ class ListenerImpl : public std::enable_shared_from_this<ListenerImpl> {
   bool accepting() const;
   /// Connections created and not yet taken by async_accept.
   size_t pending() const;
+  /// Hands `w` to the on_connection function if one is set, else queues it for accept().
   void enqueue(std::shared_ptr<IoWorker> w);
+  void set_on_connection(std::function<void(IncomingConnection)> fn);
   void forget(IoWorker& w);
   ListenerStats stats() const;
   std::vector<asio::ip::udp::endpoint> local_endpoints() const { return endpoints_; }
@@ -61,6 +64,8 @@ class ListenerImpl : public std::enable_shared_from_this<ListenerImpl> {
   bool closed_ = false;
   std::deque<std::shared_ptr<IoWorker>> queue_;
   std::deque<AcceptCompletion> waiters_;
+  // Shared so that enqueue() can call it outside the lock while another thread replaces it.
+  std::shared_ptr<const std::function<void(IncomingConnection)>> on_connection_;
 };
 
 }  // namespace asioquic::quic

@@ -182,19 +182,6 @@ start_peer() {  # $1 = log, rest = command
 
 stop_peer() { stop_bg "$PEER_PID" TERM 50; }
 
-# A relay delaying every datagram by 5 ms, in front of the server on $PORT; sets RELAY_PORT.
-# Early data is answered before the handshake completes only if the server's application is
-# attached before the client's Finished arrives: on bare loopback that race is close (a
-# round trip is ~50 us), behind 10 ms of round trip it is not.
-start_delay_relay() {
-  local relay=$BUILD_DIR/tests/impairment/impairment_relay
-  [[ -x $relay ]] || fail "impairment_relay is not built in $BUILD_DIR"
-  start_bg relay.log "$relay" --listen 127.0.0.1:0 --server "127.0.0.1:$PORT" --delay 5 --duration 120
-  wait_until "$BG_PID" 50 grep -q 'listening on 127\.0\.0\.1:' relay.log ||
-    fail "impairment_relay did not start: $(tail_of relay.log)"
-  RELAY_PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' relay.log)
-}
-
 same_file() {  # $1 = received, $2 = original
   [[ -f $1 ]] || fail "$1 was not written"
   cmp -s "$1" "$2" || fail "$1 differs from $2 ($(stat -c %s "$1") vs $(stat -c %s "$2") bytes)"
@@ -300,11 +287,10 @@ case_srv_gtlsclient_key_update() {
 # response proves the server accepted them (a rejection makes gtlsclient resend it in 1-RTT).
 # gtlsclient run $1 for small.bin, keeping its session ticket and the server's transport
 # parameters between runs (the second run resumes and tries 0-RTT); its log is gtlsclient$1.log.
-gtlsclient_resuming_run() {  # $1 = run, $2 = port to connect to (default $PORT)
-  local port=${2:-$PORT}
+gtlsclient_resuming_run() {  # $1 = run
   mkdir "dl$1"
   timeout 90 gtlsclient --exit-on-all-streams-close --session-file=session --tp-file=tp \
-    --download="dl$1" 127.0.0.1 "$port" "https://127.0.0.1:$port/small.bin" >"gtlsclient$1.log" 2>&1 ||
+    --download="dl$1" 127.0.0.1 "$PORT" "https://127.0.0.1:$PORT/small.bin" >"gtlsclient$1.log" 2>&1 ||
     fail "gtlsclient run $1 exited with status $?: $(tail_of "gtlsclient$1.log")"
   same_file "dl$1/small.bin" "$WWW/small.bin"
 }
@@ -312,9 +298,8 @@ gtlsclient_resuming_run() {  # $1 = run, $2 = port to connect to (default $PORT)
 case_srv_gtlsclient_0rtt() {
   need gtlsclient
   start_our_server --root "$WWW" --cert "$CERT" --key "$KEY"
-  start_delay_relay
-  gtlsclient_resuming_run 1 "$RELAY_PORT"
-  gtlsclient_resuming_run 2 "$RELAY_PORT"
+  gtlsclient_resuming_run 1
+  gtlsclient_resuming_run 2
   grep -qE 'frm tx [0-9]+ 0RTT STREAM\([^)]*\) id=0x0 ' gtlsclient2.log ||
     fail "the resumed connection sent no request in 0-RTT"
   if grep -qE 'frm tx [0-9]+ 1RTT STREAM\([^)]*\) id=0x0 ' gtlsclient2.log; then
@@ -331,11 +316,10 @@ case_srv_gtlsclient_0rtt() {
 case_srv_gtlsclient_0rtt_post() {
   need gtlsclient
   start_our_server --root "$WWW" --cert "$CERT" --key "$KEY"
-  start_delay_relay
   local run
   for run in 1 2; do
     timeout 90 gtlsclient --exit-on-all-streams-close --session-file=session --tp-file=tp \
-      -m POST --data="$WWW/small.bin" 127.0.0.1 "$RELAY_PORT" "https://127.0.0.1:$RELAY_PORT/upload" \
+      -m POST --data="$WWW/small.bin" 127.0.0.1 "$PORT" "https://127.0.0.1:$PORT/upload" \
       >"gtlsclient$run.log" 2>&1 || fail "gtlsclient run $run exited with status $?: $(tail_of "gtlsclient$run.log")"
   done
   grep -qE 'frm tx [0-9]+ 0RTT STREAM\([^)]*\) id=0x0 ' gtlsclient2.log ||
@@ -800,13 +784,12 @@ ours_upload() {  # $1 = method, $2 = file under www: its body to /upload, compar
 }
 
 case_ours_get_0b() { ours_get empty.bin; }
-# The tools end to end with 0-RTT, through a relay with 10 ms of round trip: our client's
-# resumed GETs go as early data, which our server accepts and answers before its handshake
-# completes (the request log marks them "early").
+# The tools end to end with 0-RTT: our client's resumed GETs go as early data, which our server
+# accepts and answers before its handshake completes (the request log marks them "early"),
+# even on loopback's ~50 us round trip.
 case_ours_0rtt() {
   start_our_server --root "$WWW" --cert "$CERT" --key "$KEY"
-  start_delay_relay
-  cli_early_data_runs "https://127.0.0.1:$RELAY_PORT/hello.html" "$CERT"
+  cli_early_data_runs "https://127.0.0.1:$PORT/hello.html" "$CERT"
   stop_our_server
   [[ $(log_lines | grep -c '^GET /hello.html 200 ') == 3 ]] || fail "server log: $(log_lines)"
   [[ $(log_lines | grep -c ' early$') == 2 ]] || fail "expected two requests answered early: $(log_lines)"

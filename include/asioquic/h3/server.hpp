@@ -189,7 +189,9 @@ class Server {
   Server(Listener listener, Settings settings, Handler handler, FastPath fast_path = {});
 
   /// Serves until the listener is closed (by shutdown(), stop() or Listener::close()) and every
-  /// connection has ended.
+  /// connection has ended. Takes over the listener's connections with
+  /// Listener::on_connection, so each is started where it is created and can be answered
+  /// during its handshake (0.5-RTT).
   asio::awaitable<void> run() const;
 
   /// Graceful: stop accepting, send GOAWAY on every connection, let requests in flight finish
