@@ -4,8 +4,14 @@
 // driver talks to a stub Transport. Accepted requests are answered, bodies are read, what the
 // driver writes is "sent" and acknowledged, so the response paths run too.
 //
+// Mode bit 3 starts the connection before its handshake completes, as on 0-RTT keys: a client
+// then has a GET and a POST outstanding (only the GET may go early), a server marks what it
+// takes as early data. The handshake completes at the first record with flag bit 4 (accepted)
+// or bit 5 (refused: the client's driver restarts on a new nghttp3 session).
+//
 // Input: [mode][records...], a record = [stream selector][flags][length][bytes]; flags: bit 0
-// FIN, bit 1 then RESET_STREAM, bit 2 then the stream closes, bit 3 acknowledge what was sent.
+// FIN, bit 1 then RESET_STREAM, bit 2 then the stream closes, bit 3 acknowledge what was sent,
+// bits 4 and 5 as above.
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
 
@@ -41,8 +47,9 @@ class StubTransport final : public h3::detail::Transport {
   void wake() override {}
   const std::string& trace_id() const override { return id_; }
   asio::any_io_executor executor() const override { return ex_; }
-  bool is_established() const override { return true; }
+  bool is_established() const override { return established; }
   bool closed = false;
+  bool established = true;
 
  private:
   asio::any_io_executor ex_;
@@ -82,6 +89,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   settings.enable_connect_protocol = data[0] & 4;
   auto d = std::make_shared<h3::detail::Driver>(server, settings, io.get_executor());
   StubTransport t(io.get_executor(), server);
+  t.established = (data[0] & 8) == 0;
   d->on_established(t);
   // Answers every request: reads its body, responds with a small body. Lives until the end of
   // this input; the last pending accept completes (with an error) in the final poll().
@@ -100,7 +108,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     serve();
   } else {
     for (int i = 0; i < 3; ++i) {
-      d->request(request_fields("GET", "localhost", "/"), std::nullopt,
+      const bool post = i == 1;
+      d->request(request_fields(post ? "POST" : "GET", "localhost", "/"),
+                 post ? std::optional<Buffer>(Buffer::copy("body")) : std::nullopt,
                  asioquic::detail::Completion<void(std::error_code, ClientResponse)>(
                      [](std::error_code ec, ClientResponse res) {
                        if (!ec) res.async_read_all(1 << 16, [](std::error_code, std::string) {});
@@ -118,6 +128,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const int64_t id = peer_stream(server, sel);
     d->on_stream_data(t, id, {data + off, len}, flags & 1);
     off += len;
+    if (!t.established && (flags & 0x30)) {
+      t.established = true;
+      if ((flags & 0x20) && !server && d->on_early_rejected(t)) break;
+    }
     if (flags & 2) d->on_quic_reset(id, 0x10c);
     if (flags & 4) d->on_quic_closed(id, 0x100);
     io.poll();

@@ -135,20 +135,35 @@ int main(int argc, char** argv) {
   write(dir / "router" / "seed-initials", r1);
   write(dir / "router" / "seed-vn-reset", r2);
 
-  // H3 records (server mode, first byte even): [selector][flags][length][bytes].
+  // H3 records: [selector][flags][length][bytes]; the mode byte first (fuzz_h3.cpp).
   const auto streams = h3_request_streams();
-  Bytes h{0};
-  for (const auto& [id, bytes] : streams) {
-    const uint8_t sel = id == 0 ? 0 : static_cast<uint8_t>(0x80 + (id - 2) / 4);
-    for (size_t off = 0; off < bytes.size(); off += 255) {
-      const size_t n = std::min<size_t>(255, bytes.size() - off);
-      h.push_back(sel);
-      h.push_back(id == 0 && off + n == bytes.size() ? 1 : 8);
-      h.push_back(static_cast<uint8_t>(n));
-      h.insert(h.end(), bytes.begin() + static_cast<ptrdiff_t>(off),
-               bytes.begin() + static_cast<ptrdiff_t>(off + n));
+  // `mode`'s records for the streams `take` selects; `last_flags` added to the last record's.
+  const auto h3_input = [&](uint8_t mode, bool (*take)(int64_t), uint8_t last_flags) {
+    Bytes h{mode};
+    size_t flags_at = 0;
+    for (const auto& [id, bytes] : streams) {
+      if (!take(id)) continue;
+      const uint8_t sel = id == 0 ? 0 : static_cast<uint8_t>(0x80 + (id - 2) / 4);
+      for (size_t off = 0; off < bytes.size(); off += 255) {
+        const size_t n = std::min<size_t>(255, bytes.size() - off);
+        h.push_back(sel);
+        flags_at = h.size();
+        h.push_back(id == 0 && off + n == bytes.size() ? 1 : 8);
+        h.push_back(static_cast<uint8_t>(n));
+        h.insert(h.end(), bytes.begin() + static_cast<ptrdiff_t>(off),
+                 bytes.begin() + static_cast<ptrdiff_t>(off + n));
+      }
     }
-  }
-  write(dir / "h3" / "seed-post", h);
+    if (flags_at) h[flags_at] |= last_flags;
+    return h;
+  };
+  const auto all = [](int64_t) { return true; };
+  const auto uni = [](int64_t id) { return id != 0; };
+  // A server: a POST; the same taken as early data, its handshake completing at the end.
+  write(dir / "h3" / "seed-post", h3_input(0, all, 0));
+  write(dir / "h3" / "seed-post-early", h3_input(8, all, 0x10));
+  // A client started early: the peer's control and QPACK streams (the same bytes are valid from
+  // either side), then the early data refused.
+  write(dir / "h3" / "seed-early-refused", h3_input(9, uni, 0x20));
   std::cout << "seeds written to " << dir << "\n";
 }
