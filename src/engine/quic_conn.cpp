@@ -584,13 +584,29 @@ QuicConn::Status QuicConn::write(TxBatch& b, SendSource& src, DatagramSource& dg
   // pacer is left alone: its deadline would only cost a wake-up (with Asio: a timerfd_settime
   // to arm it, an epoll return, a turn, a second timerfd_settime), about 5 µs of server CPU
   // per small response. A congestion-limited sender, BBR's above all, is still paced.
+  //
+  // Nor is it set before the first RTT sample. Its rate would come from initial_rtt, a guess
+  // (100 ms by default), and ngtcp2 keeps a deadline once set: after a first flight of more than
+  // one quantum (a certificate chain, an ACK of two 0-RTT packets) the next packets, a 0.5-RTT
+  // answer or HANDSHAKE_DONE with the first response, waited ~7 ms on loopback after the real
+  // RTT was known. Until then the initial window and the anti-amplification limit bound the
+  // burst (RFC 9002 §7.7 allows a burst of the initial window).
   const bool app_limited = b.drained && ngtcp2_conn_get_cwnd_left(conn_) >=
                                             ngtcp2_conn_get_path_max_tx_udp_payload_size(conn_);
-  if (b.count && !app_limited) ngtcp2_conn_update_pkt_tx_time(conn_, ts);
+  if (b.count && !app_limited && rtt_sampled()) ngtcp2_conn_update_pkt_tx_time(conn_, ts);
   // Reported only now: during the write sequence no other engine call may be made.
   for (int64_t id : std::exchange(stopped_by_peer_, {}))
     events_.on_stop_sending(id, 0);
   return st;
+}
+
+bool QuicConn::rtt_sampled() {
+  if (!rtt_sampled_) {
+    ngtcp2_conn_stat cs;
+    ngtcp2_conn_get_conn_stat(conn_, &cs);
+    rtt_sampled_ = cs.first_rtt_sample_ts != UINT64_MAX;
+  }
+  return rtt_sampled_;
 }
 
 bool QuicConn::write_packets(TxBatch& b, SendSource& src, DatagramSource& dgrams,

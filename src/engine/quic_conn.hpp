@@ -235,6 +235,8 @@ class QuicConn {
   /// (or was held back by congestion control or pacing).
   bool write_packets(TxBatch& b, SendSource& src, DatagramSource& dgrams, size_t max_segments,
                      uint64_t ts, Status& st);
+  /// Whether the engine has taken an RTT sample (asked until it has).
+  bool rtt_sampled();
 
   ConnEvents& events_;
   bool server_;
@@ -270,6 +272,7 @@ class QuicConn {
   uint64_t datagrams_lost_ = 0;
   uint64_t next_dgram_id_ = 0;
   uint64_t bytes_written_ = 0;  // UDP payload written, against kProbeAfterBytes
+  bool rtt_sampled_ = false;
 };
 
 }  // namespace asioquic::engine
