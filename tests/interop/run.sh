@@ -474,6 +474,24 @@ case_srv_quicgo_post() {
   [[ $(log_lines | grep -c '^POST /upload 200 ') == 4 ]] || fail "server log: $(tail_of server.log 4)"
 }
 
+# quic-go's client resumes the first connection's session on a second one and sends its GET as
+# 0-RTT early data; our server takes it and answers before its handshake completes (the request
+# log marks it "early").
+case_srv_quicgo_0rtt() {
+  need_go_programs
+  start_our_server --root "$WWW" --cert "$CERT" --key "$KEY"
+  local u=https://127.0.0.1:$PORT
+  timeout 90 "$H3CLIENT" -0rtt -cacert "$CERT" "$u/hello.html" "$u/small.bin" >h3client.out \
+    2>h3client.err || fail "h3client exited with status $?: $(tail_of h3client.err)"
+  expect_h3client_line /hello.html 200 "$(sha_of "$WWW/hello.html")"
+  expect_h3client_line /small.bin 200 "$(sha_of "$WWW/small.bin")"
+  stop_our_server
+  log_lines | grep -qE '^GET /hello.html 200 .* stream=[0-9]+$' || fail "first GET: $(log_lines)"
+  log_lines | grep -qE '^GET /small.bin 200 .* early$' ||
+    fail "the second GET was not answered as early data: $(log_lines)"
+  note "full handshake, then a resumed connection with its GET as 0-RTT early data, accepted"
+}
+
 # ------------------------------------------------------------------ our server <- Chromium
 
 case_srv_chromium_demo() {
@@ -993,7 +1011,7 @@ make_fixtures() {
 build_go_programs() {
   if [[ -n ${INTEROP_CASES:-} && ! srv-quicgo-files =~ $INTEROP_CASES &&
     ! cli-quicgo-files =~ $INTEROP_CASES && ! cli-quicgo-resume =~ $INTEROP_CASES &&
-    ! cli-quicgo-0rtt =~ $INTEROP_CASES &&
+    ! cli-quicgo-0rtt =~ $INTEROP_CASES && ! srv-quicgo-0rtt =~ $INTEROP_CASES &&
     ! srv-threads-peers =~ $INTEROP_CASES ]]; then
     return 0  # no quic-go case selected
   fi
@@ -1043,6 +1061,7 @@ main() {
   run_case srv-quicgo-files case_srv_quicgo_files
   run_case srv-quicgo-100M case_srv_quicgo_100m
   run_case srv-quicgo-post case_srv_quicgo_post
+  run_case srv-quicgo-0rtt case_srv_quicgo_0rtt
   run_case srv-chromium-demo case_srv_chromium_demo
   run_case srv-threads-peers case_srv_threads_peers
   run_case srv-threads-migration case_srv_threads_migration
