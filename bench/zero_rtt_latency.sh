@@ -4,8 +4,10 @@
 # handshake, a resumed one (--resume) and 0-RTT (--resume --early-data). asioquic-bench
 # --handshakes -c 1 times each connection from the connect call to the response's last byte
 # (the slot's wait for its next ticket is not counted). Prints a Markdown table of p50
-# latencies, in ms and in round trips; loopback adds well under a millisecond.
-#   bench/zero_rtt_latency.sh [BUILD_DIR=out/release] [DELAY_MS=20] [CONNECTIONS=40]
+# latencies, in ms and in round trips; loopback adds well under a millisecond. KEY picks the
+# servers' certificate: ec (P-256, the default) or rsa (2048 bits, whose first flight needs two
+# datagrams).
+#   bench/zero_rtt_latency.sh [BUILD_DIR=out/release] [DELAY_MS=20] [CONNECTIONS=40] [KEY=ec]
 # BUILD_DIR needs asioquic-server, asioquic-bench and tests/impairment/impairment_relay (a build
 # with tests, e.g. out/release).
 set -euo pipefail
@@ -13,6 +15,12 @@ cd "$(dirname "$0")/.."
 build=${1:-out/release}
 delay=${2:-20}
 conns=${3:-40}
+key=${4:-ec}
+case $key in
+  ec) newkey=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1) ;;
+  rsa) newkey=(-newkey rsa:2048) ;;
+  *) echo "KEY must be ec or rsa" >&2; exit 2 ;;
+esac
 server=$build/tools/asioquic-server
 bench=$build/bench/asioquic-bench
 relay=$build/tests/impairment/impairment_relay
@@ -23,8 +31,8 @@ command -v gtlsserver >/dev/null || { echo "missing gtlsserver (scripts/install-
 
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$work/key.pem" \
-  -out "$work/cert.pem" -days 2 -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+openssl req -x509 "${newkey[@]}" -nodes -keyout "$work/key.pem" -out "$work/cert.pem" -days 2 \
+  -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 2>/dev/null
 mkdir "$work/www"
 head -c 1024 /dev/urandom >"$work/www/1k.bin"
 
@@ -71,7 +79,8 @@ measure() {  # $1 = relay name, $2... = asioquic-bench mode options
 
 rtt=$((2 * delay))
 echo "Through impairment_relay --delay $delay ($rtt ms round trip), $conns connections each,"
-echo "one at a time (asioquic-bench --handshakes -c 1 -n $conns), $(date -u '+%Y-%m-%d %H:%M UTC'):"
+echo "one at a time (asioquic-bench --handshakes -c 1 -n $conns), $key certificate,"
+echo "$(date -u '+%Y-%m-%d %H:%M UTC'):"
 echo
 echo "| server | mode | p50 ms to the response | round trips | resumed | 0-RTT accepted | errors |"
 echo "|---|---|---|---|---|---|---|"
