@@ -71,7 +71,8 @@ class IncomingConnection {
   }
 
   /// Attaches the application; its on_conn_established runs when the handshake completes (at
-  /// once if it already has). Stream data that arrived before start() is delivered first.
+  /// once if it already has), or at once if TLS took the client's early data
+  /// (HandshakeInfo::early_data). Stream data that arrived before start() is delivered first.
   /// The IncomingConnection is empty afterwards.
   ConnectionHandle start(std::shared_ptr<ApplicationOverQuic> app);
 

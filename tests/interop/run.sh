@@ -492,6 +492,30 @@ case_srv_quicgo_0rtt() {
   note "full handshake, then a resumed connection with its GET as 0-RTT early data, accepted"
 }
 
+# An RSA-2048 certificate, whose TLS 1.3 signatures are RSA-PSS and whose first flight takes
+# two datagrams: gtlsclient, quic-go's h3client (verifying it) and our client each fetch a file.
+case_srv_rsa_peers() {
+  need gtlsclient
+  need_go_programs
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout rsa-key.pem -out rsa-cert.pem -days 2 \
+    -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null ||
+    fail "openssl could not make an RSA certificate"
+  start_our_server --root "$WWW" --cert rsa-cert.pem --key rsa-key.pem
+  local u=https://127.0.0.1:$PORT
+  mkdir dl
+  gtlsclient_get dl "$u/small.bin" || fail "gtlsclient exited with status $?: $(tail_of gtlsclient.log)"
+  same_file dl/small.bin "$WWW/small.bin"
+  timeout 90 "$H3CLIENT" -cacert rsa-cert.pem "$u/hello.html" >h3client.out 2>h3client.err ||
+    fail "h3client exited with status $?: $(tail_of h3client.err)"
+  expect_h3client_line /hello.html 200 "$(sha_of "$WWW/hello.html")"
+  timeout 90 "$CLIENT" --cacert rsa-cert.pem -s -S -f -o got "$u/1M.bin" 2>client.err ||
+    fail "asioquic-client exited with status $?: $(tail_of client.err)"
+  same_file got "$WWW/1M.bin"
+  stop_our_server
+  [[ $(log_lines | grep -c ' 200 ') == 3 ]] || fail "server log: $(log_lines)"
+  note "gtlsclient, and quic-go's client and ours verifying it, over an RSA-2048 certificate"
+}
+
 # ------------------------------------------------------------------ our server <- Chromium
 
 case_srv_chromium_demo() {
@@ -1012,6 +1036,7 @@ build_go_programs() {
   if [[ -n ${INTEROP_CASES:-} && ! srv-quicgo-files =~ $INTEROP_CASES &&
     ! cli-quicgo-files =~ $INTEROP_CASES && ! cli-quicgo-resume =~ $INTEROP_CASES &&
     ! cli-quicgo-0rtt =~ $INTEROP_CASES && ! srv-quicgo-0rtt =~ $INTEROP_CASES &&
+    ! srv-rsa-peers =~ $INTEROP_CASES &&
     ! srv-threads-peers =~ $INTEROP_CASES ]]; then
     return 0  # no quic-go case selected
   fi
@@ -1062,6 +1087,7 @@ main() {
   run_case srv-quicgo-100M case_srv_quicgo_100m
   run_case srv-quicgo-post case_srv_quicgo_post
   run_case srv-quicgo-0rtt case_srv_quicgo_0rtt
+  run_case srv-rsa-peers case_srv_rsa_peers
   run_case srv-chromium-demo case_srv_chromium_demo
   run_case srv-threads-peers case_srv_threads_peers
   run_case srv-threads-migration case_srv_threads_migration
