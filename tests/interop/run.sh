@@ -185,7 +185,7 @@ stop_peer() { stop_bg "$PEER_PID" TERM 50; }
 # A relay delaying every datagram by 5 ms, in front of the server on $PORT; sets RELAY_PORT.
 # For a client whose early data may leave late: quic-go's h3client writes its 0-RTT request
 # from another goroutine once the ClientHello is out, and on bare loopback the server's whole
-# first flight can be back before that, so the request then goes in 1-RTT.
+# first flight can be back before that, so the request would go in 1-RTT.
 start_delay_relay() {
   local relay=$BUILD_DIR/tests/impairment/impairment_relay
   [[ -x $relay ]] || fail "impairment_relay is not built in $BUILD_DIR"
