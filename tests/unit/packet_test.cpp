@@ -21,6 +21,7 @@
 #include "engine/retry_token_key.hpp"
 #include "engine/silent_events.hpp"
 #include "engine/tls_context.hpp"
+#include "engine_end.hpp"
 #include "quic/stream_table.hpp"
 
 namespace asioquic::engine {
@@ -31,9 +32,7 @@ using Bytes = std::vector<uint8_t>;
 
 constexpr size_t kOurCidLen = quic::CidGenerator::kLength;
 
-net::Address addr(const char* ip, uint16_t port) {
-  return net::Address::from({asio::ip::make_address(ip), port});
-}
+using test::addr;
 
 Cid seq_cid(size_t len, uint8_t first) {
   Bytes b(len);
@@ -128,19 +127,9 @@ class TestClient final : public engine::SilentEvents {
 
   // Everything the client wants to send now, one element per datagram.
   std::vector<Bytes> flush() {
-    std::vector<Bytes> out;
-    if (!conn_) return out;
-    TxBatch b;
-    b.buf = buf_.data();
-    b.cap = buf_.size();
-    for (int i = 0; i < 16; ++i) {
-      if (conn_->write(b, streams_, *this, 64, now_ns()) != QuicConn::Status::ok) break;
-      if (b.count == 0 && b.extra_len == 0) break;
-      for (size_t off = 0; off < b.len; off += b.segment)
-        out.emplace_back(b.buf + off, b.buf + std::min(off + b.segment, b.len));
-      if (b.extra_len) out.emplace_back(b.buf + b.len, b.buf + b.len + b.extra_len);
-    }
-    return out;
+    if (!conn_) return {};
+    QuicConn::Status status;
+    return test::write_datagrams(*conn_, streams_, *this, buf_, now_ns(), status);
   }
 
   QuicConn::Status read(std::span<const uint8_t> pkt) {

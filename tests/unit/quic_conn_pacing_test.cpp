@@ -12,6 +12,7 @@
 #include "engine/quic_conn.hpp"
 #include "engine/silent_events.hpp"
 #include "engine/tls_context.hpp"
+#include "engine_end.hpp"
 #include "quic/stream_table.hpp"
 
 namespace asioquic::engine {
@@ -20,9 +21,7 @@ namespace {
 using Bytes = std::vector<uint8_t>;
 constexpr uint64_t kMs = 1'000'000;
 
-net::Address addr(const char* ip, uint16_t port) {
-  return net::Address::from({asio::ip::make_address(ip), port});
-}
+using test::addr;
 
 // One side: its engine connection, what it offers to send (nothing of its own) and its events.
 struct End : SilentEvents {
@@ -33,17 +32,9 @@ struct End : SilentEvents {
 
   // The datagrams the connection writes at `ts`, one element each.
   std::vector<Bytes> flush(uint64_t ts) {
-    std::vector<Bytes> out;
-    TxBatch b;
-    b.buf = buf.data();
-    b.cap = buf.size();
-    for (int i = 0; i < 16; ++i) {
-      EXPECT_EQ(conn->write(b, streams, *this, 64, ts), QuicConn::Status::ok);
-      if (b.count == 0 && b.extra_len == 0) break;
-      for (size_t off = 0; off < b.len; off += b.segment)
-        out.emplace_back(b.buf + off, b.buf + std::min(off + b.segment, b.len));
-      if (b.extra_len) out.emplace_back(b.buf + b.len, b.buf + b.len + b.extra_len);
-    }
+    QuicConn::Status status;
+    auto out = test::write_datagrams(*conn, streams, *this, buf, ts, status);
+    EXPECT_EQ(status, QuicConn::Status::ok);
     return out;
   }
   void read(const std::vector<Bytes>& datagrams, uint64_t ts) {
