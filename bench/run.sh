@@ -252,27 +252,35 @@ run_ceiling() {
   rec bulk "$case" "$run" client_cpu_per_gib "$(kv "$line" client_cpu_s | awk -v g="$gib" '{printf "%.3f", $1 / g}')"
 }
 
-# client_cmd CLIENT PORT FILE: sets CMD to the download command of CLIENT (ours, gtls, quicgo,
-# ours-disk or gtls-disk) for https://127.0.0.1:PORT/FILE. Disk variants write into $DL.
+# client_cmd CLIENT PORT FILE SERVER: sets CMD to the command of CLIENT for FILE on the server
+# at https://127.0.0.1:PORT. ours, gtls, quicgo, ours-disk and gtls-disk download FILE (the disk
+# variants into $DL); ours-up and gtls-up upload $WWW/FILE as a POST body, to /discard on our
+# server (which reads the body and drops it) and to /1k.bin on gtlsserver (which reads it and
+# then answers with that file).
 client_cmd() {
-  local client=$1 port=$2 file=$3
+  local client=$1 port=$2 file=$3 server=$4
   local url=https://127.0.0.1:$port/$file
+  local sink=https://127.0.0.1:$port/1k.bin
+  [[ $server == ours ]] && sink=https://127.0.0.1:$port/discard
   case "$client" in
     ours) CMD=("$CLIENT" -k -s -S -o /dev/null "$url") ;;
     ours-disk) CMD=("$CLIENT" -k -s -S -o "$DL/$file" "$url") ;;
+    ours-up) CMD=("$CLIENT" -k -s -S -f -d "@$WWW/$file" "$sink") ;;
     gtls) CMD=(gtlsclient -q --exit-on-all-streams-close 127.0.0.1 "$port" "$url") ;;
     gtls-disk) CMD=(gtlsclient -q --exit-on-all-streams-close --download="$DL" 127.0.0.1 "$port" "$url") ;;
+    gtls-up) CMD=(gtlsclient -q --exit-on-all-streams-close -m POST -d "$WWW/$file" 127.0.0.1 "$port" "$sink") ;;
     quicgo) CMD=("$H3CLIENT" -insecure "$url") ;;
   esac
 }
 
-# fixed_cost CLIENT PORT: the client's wall time for a 1 KiB download from the same server, the
-# smaller of two tries: process start, TLS set-up, handshake, one round trip, close and exit.
+# fixed_cost CLIENT PORT SERVER: the client's wall time for a 1 KiB download from (or upload to)
+# the same server, the smaller of two tries: process start, TLS set-up, handshake, one round
+# trip, close and exit.
 # Clients differ here by up to ~0.1 s (asioquic-client stays for its closing period, 3 PTO,
 # before exiting; gtlsclient does not), which would bias a 1-second transfer by 10%.
 fixed_cost() {
-  local client=$1 port=$2 i t0 t1 best=''
-  client_cmd "$client" "$port" 1k.bin
+  local client=$1 port=$2 server=$3 i t0 t1 best=''
+  client_cmd "$client" "$port" 1k.bin "$server"
   for i in 1 2; do
     t0=$(now_ns)
     timeout 30 "${PIN_CLIENT[@]}" "${CMD[@]}" >/dev/null 2>&1 || return 0
@@ -283,7 +291,7 @@ fixed_cost() {
   awk -v n="$best" 'BEGIN {printf "%.4f", n / 1e9}'
 }
 
-# run_bulk CASE RUN SERVER CLIENT: one download of big.bin. MB/s is computed over the client's
+# run_bulk CASE RUN SERVER CLIENT: one download (or, for an -up client, upload) of big.bin. MB/s is computed over the client's
 # wall time minus its fixed cost (see fixed_cost); the uncorrected figure is kept as
 # MBps_process.
 run_bulk() {
@@ -298,12 +306,12 @@ run_bulk() {
     return 0
   fi
   local port=${SPORT[$server]} pid=${SPID[$server]} fixed
-  fixed=$(fixed_cost "$client" "$port")
+  fixed=$(fixed_cost "$client" "$port" "$server")
   if [[ -z $fixed ]]; then
-    note_failure "$case" "$run" "the 1 KiB download failed"
+    note_failure "$case" "$run" "the 1 KiB transfer failed"
     return 0
   fi
-  client_cmd "$client" "$port" big.bin
+  client_cmd "$client" "$port" big.bin "$server"
   rm -f "$DL/big.bin"
   local tfile=$WORK/time.out out=$WORK/client.out t0 t1 c0 c1 rc=0
   c0=$(cpu_ticks "$pid")
@@ -315,6 +323,7 @@ run_bulk() {
   case "$client" in
     *-disk) bytes=$(stat -c %s "$DL/big.bin" 2>/dev/null || echo 0) ;;
     quicgo) bytes=$(sed -n 's/.* bytes=\([0-9]*\) .*/\1/p' "$out" | head -1) ;;
+    ours-up) [[ $server == ours ]] && bytes=$(sed -n 's/^{"length": \([0-9]*\)}$/\1/p' "$out") ;;
   esac
   rm -f "$DL/big.bin"
   [[ $client == *-disk ]] && sync
@@ -349,6 +358,10 @@ BULK_CASES=(
   "ceiling-1t|ceiling|1"
   "disk:ours>ours|ours|ours-disk"
   "disk:gtls>gtls|gtls|gtls-disk"
+  "up:ours>ours|ours|ours-up"
+  "up:gtls>gtls|gtls|gtls-up"
+  "up:ours>gtls|ours|gtls-up"
+  "up:gtls>ours|gtls|ours-up"
 )
 
 scenario_bulk() {

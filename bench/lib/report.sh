@@ -126,6 +126,10 @@ bulk_label() {
     'quicgo>quicgo') echo "quic-go example server → quic-go client" ;;
     'disk:ours>ours') echo "to disk: asioquic-server → asioquic-client -o FILE" ;;
     'disk:gtls>gtls') echo "to disk: gtlsserver → gtlsclient --download=DIR" ;;
+    'up:ours>ours') echo "upload: asioquic-client → asioquic-server (/discard)" ;;
+    'up:gtls>gtls') echo "upload: gtlsclient → gtlsserver (reference pair)" ;;
+    'up:ours>gtls') echo "upload: gtlsclient → asioquic-server (/discard)" ;;
+    'up:gtls>ours') echo "upload: asioquic-client → gtlsserver" ;;
     *) echo "$1" ;;
   esac
 }
@@ -136,6 +140,7 @@ chart_label() {
     ceiling-2t) echo "engine, 2 threads" ;;
     ceiling-1t) echo "engine, 1 thread" ;;
     disk:*) echo "$(chart_label "${1#disk:}") (disk)" ;;
+    up:*) sed 's/ours/asioquic/g; s/gtls/ngtcp2/g; s/\(.*\)>\(.*\)/\2 → \1 (up)/' <<<"${1#up:}" ;;
     *) sed 's/ours/asioquic/g; s/gtls/ngtcp2/g; s/>/ → /' <<<"$1" ;;
   esac
 }
@@ -175,28 +180,33 @@ per_run_header() {
 }
 
 report_bulk() {
-  local entry case ref ceil mb
+  local entry case ref up_ref ceil mb
   ref=$(agg bulk 'gtls>gtls' MBps median)
+  up_ref=$(agg bulk 'up:gtls>gtls' MBps median)
   ceil=$(agg bulk ceiling-2t MBps median)
-  echo "## 0–1. Engine ceiling and bulk download"
+  echo "## 0–1. Engine ceiling, bulk download and upload"
   echo
   echo "One connection, one stream, $(fmt "$(awk -v b="$BULK_BYTES" 'BEGIN {print b / 1048576}')" 0) MiB; the body is discarded by every client"
   echo "(asioquic-client \`-o /dev/null\`, gtlsclient without \`--download\`, the quic-go client hashes"
-  echo "it) except in the two to-disk rows, which write it to the same file system. MB/s = 10^6"
+  echo "it) except in the two to-disk rows, which write it to the same file system. In the upload"
+  echo "rows the client sends the same file as a POST body from the page cache (asioquic-client"
+  echo "\`-d @FILE\`, gtlsclient \`-m POST --data=FILE\`) and the server reads and drops it (our server's"
+  echo "\`/discard\`; gtlsserver reads any request body, then answers); their reference is the"
+  echo "gtlsclient → gtlsserver upload. MB/s = 10^6"
   echo "bytes per second over the client's wall time minus its *fixed cost* (the wall time of the"
-  echo "same client downloading 1 KiB from the same server just before: start-up, handshake, close,"
+  echo "same client transferring 1 KiB with the same server just before: start-up, handshake, close,"
   echo "exit); the uncorrected process figure is shown too. The engine ceiling counts from the"
   echo "request to the last byte. CPU is per GiB transferred, fixed cost included: server from"
   echo "/proc/PID/stat, client from getrusage (engine ceiling: each side's thread)."
   echo
-  echo "| pair (server → client) | MB/s median | MB/s best | × reference pair | × ceiling (2 threads) | MB/s of the process | fixed cost ms | server CPU s/GiB | client CPU s/GiB | runs |"
+  echo "| pair (sender → receiver) | MB/s median | MB/s best | × reference pair | × ceiling (2 threads) | MB/s of the process | fixed cost ms | server CPU s/GiB | client CPU s/GiB | runs |"
   echo "|---|---|---|---|---|---|---|---|---|---|"
   for entry in "${BULK_CASES[@]}"; do
     case=${entry%%|*}
     [[ $(agg bulk "$case" MBps count) == 0 && $(problems_for "$case") == 0 ]] && continue
     mb=$(agg bulk "$case" MBps median)
     echo "| $(bulk_label "$case") | $(fmt "$mb") | $(fmt "$(agg bulk "$case" MBps max)") |" \
-      "$(ratio "$mb" "$ref") | $(ratio "$mb" "$ceil") |" \
+      "$(ratio "$mb" "$([[ $case == up:* ]] && echo "$up_ref" || echo "$ref")") | $(ratio "$mb" "$ceil") |" \
       "$(fmt "$(agg bulk "$case" MBps_process median)") | $(fmt "$(agg bulk "$case" fixed_ms median)" 0) |" \
       "$(fmt "$(agg bulk "$case" server_cpu_per_gib median)" 2) |" \
       "$(fmt "$(agg bulk "$case" client_cpu_per_gib median)" 2) | $(agg bulk "$case" MBps count)/$RUNS |"
@@ -311,6 +321,8 @@ report_targets() {
   echo "| bulk: our pair ≥ 2.5 × gtlsserver→gtlsclient | $(fmt "$v" 2) × | $(verdict "$v" '>=' 2.5) |"
   v=$(paired_ratio bulk 'ours>ours' ceiling-2t MBps)
   echo "| bulk: our pair ≥ 0.75 × engine ceiling (2 threads) | $(fmt "$v" 2) × | $(verdict "$v" '>=' 0.75) |"
+  v=$(paired_ratio bulk 'up:ours>ours' 'up:gtls>gtls' MBps)
+  [[ -n $v ]] && echo "| (no target) upload: our pair × gtlsclient→gtlsserver | $(fmt "$v" 2) × | – |"
   v=$(paired_ratio requests ours gtls rate)
   echo "| small requests: ≥ 1.5 × gtlsserver | $(fmt "$v" 2) × | $(verdict "$v" '>=' 1.5) |"
   v=$(paired_ratio requests ours caddy rate)
@@ -407,7 +419,7 @@ write_chart() {
     echo "set key top right"
     echo "set xtics rotate by -20 nomirror"
     [[ -s $d/bulk.dat ]] && {
-      echo "set title 'Bulk download, MB/s (ngtcp2 = gtlsserver/gtlsclient)'"
+      echo "set title 'Bulk download and upload, MB/s (ngtcp2 = gtlsserver/gtlsclient)'"
       echo "plot '$d/bulk.dat' using 2:xtic(1) title 'median' lc rgb '#3465a4', '' using 3 title 'best' lc rgb '#729fcf'"
     }
     [[ -s $d/requests.dat ]] && {

@@ -324,6 +324,28 @@ case_srv_gtlsclient_0rtt() {
     fail "expected the second run's request answered as early data: $(log_lines)"
 }
 
+# The upload sink: gtlsclient and our client each POST 100 MB to /discard, which reads the body,
+# drops it and answers with its length (bench/run.sh's upload rows use it).
+case_srv_discard() {
+  need gtlsclient
+  start_our_server --root "$WWW" --cert "$CERT" --key "$KEY"
+  local size want
+  size=$(stat -c %s "$WWW/big.bin")
+  want="{\"length\": $size}"
+  mkdir -p dl
+  timeout 90 gtlsclient -q --exit-on-all-streams-close --download=dl -m POST --data="$WWW/big.bin" \
+    127.0.0.1 "$PORT" "https://127.0.0.1:$PORT/discard" >gtlsclient.log 2>&1 ||
+    fail "gtlsclient exited with status $?: $(tail_of gtlsclient.log)"
+  [[ $(cat dl/discard 2>/dev/null) == "$want" ]] ||
+    fail "gtlsclient got '$(head -c 200 dl/discard 2>/dev/null)', expected '$want'"
+  timed ours_client -f -d "@$WWW/big.bin" "https://127.0.0.1:$PORT/discard" >reply.json 2>client.err ||
+    fail "asioquic-client exited with status $?: $(tail_of client.err)"
+  [[ $(cat reply.json) == "$want" ]] || fail "asioquic-client got '$(head -c 200 reply.json)', expected '$want'"
+  stop_our_server
+  [[ $(log_lines | grep -c '^POST /discard 200 ') == 2 ]] || fail "server log: $(log_lines)"
+  note "gtlsclient and asioquic-client: 100 MB each, length answered; ours $(rate "$size" "$ELAPSED")"
+}
+
 # gtlsclient POSTs to /upload twice; its second POST comes as 0-RTT early data, which may be a
 # replay, so asioquic-server answers it 425 (Too Early) before the handshake completes.
 case_srv_gtlsclient_0rtt_post() {
@@ -1100,6 +1122,7 @@ main() {
   run_case srv-gtlsclient-v2draft case_srv_gtlsclient_v2draft
   run_case srv-gtlsclient-0rtt case_srv_gtlsclient_0rtt
   run_case srv-gtlsclient-0rtt-post case_srv_gtlsclient_0rtt_post
+  run_case srv-discard case_srv_discard
   run_case srv-gtlsclient-restart case_srv_gtlsclient_restart
   run_case srv-quicgo-files case_srv_quicgo_files
   run_case srv-quicgo-100M case_srv_quicgo_100m

@@ -12,6 +12,7 @@ namespace {
 
 // The built-in endpoints, which dispatch() answers before files and the demo.
 constexpr std::string_view kUploadPath = "/upload";
+constexpr std::string_view kDiscardPath = "/discard";
 constexpr std::string_view kBytesPrefix = "/bytes/";
 
 // A short plain-text response; `allow`, if not empty, is sent as the `allow` field.
@@ -60,7 +61,7 @@ bool Router::answer_now(const h3::ServerRequest& req, const h3::ServerResponse& 
   if (method != "GET" && method != "HEAD") return false;
   // Neither the cache nor the demo holds these paths; checked anyway, as dispatch() orders them.
   const std::string_view path = target_path(req.path());
-  if (path == kUploadPath || path.starts_with(kBytesPrefix)) return false;
+  if (path == kUploadPath || path == kDiscardPath || path.starts_with(kBytesPrefix)) return false;
   std::optional<WholeResponse> w;
   if (files_) {
     if (auto hit = files_->cached(path); hit.contents)
@@ -87,9 +88,9 @@ asio::awaitable<void> Router::dispatch(const h3::ServerRequest& req, Reply& repl
   if (req.early_data() && !get_or_head && method != "OPTIONS") {
     return text(req, reply, 425, "too early: send this request again after the handshake", "");
   }
-  if (path == kUploadPath) {
+  if (path == kUploadPath || path == kDiscardPath) {
     if (method != "POST" && method != "PUT") return method_not_allowed(req, reply, "POST, PUT");
-    return serve_upload(req, reply);
+    return serve_upload(req, reply, path == kUploadPath ? BodyDigest::sha256 : BodyDigest::none);
   }
   if (path.starts_with(kBytesPrefix)) {
     if (!get_or_head) return method_not_allowed(req, reply, "GET, HEAD");
