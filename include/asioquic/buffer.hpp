@@ -40,6 +40,13 @@ class Buffer {
     const size_t n = h->value.size();
     return Buffer(p, n, std::move(h));
   }
+  /// Takes ownership of an array whose first `n` bytes are the contents, without copying. For
+  /// memory filled in place (`new uint8_t[n]` is not zeroed, as a vector's elements would be).
+  static Buffer take(std::unique_ptr<uint8_t[]>&& bytes, size_t n) {
+    auto h = std::make_unique<Owned<std::unique_ptr<uint8_t[]>>>(std::move(bytes));
+    const uint8_t* p = h->value.get();
+    return Buffer(p, n, std::move(h));
+  }
   static Buffer take(std::string&& s) {
     auto h = std::make_unique<Owned<std::string>>(std::move(s));
     const auto* p = reinterpret_cast<const uint8_t*>(h->value.data());
