@@ -174,6 +174,7 @@ bool Driver::fits_early_data(const PendingOpen& p) {
 
 std::error_code Driver::on_writes(Transport& conn) {
   conn_ = &conn;
+  complete_filled_reads();  // normally done already, by process_reads
   if (early_ && conn.is_established()) {
     early_ = false;  // accepted, or already restarted: nothing more to replay
     peer_uni_.clear();
@@ -196,6 +197,7 @@ void Driver::on_close(std::error_code result) {
   found_id_ = -1;
   for (auto& [id, s] : streams)
     end_stream_with(s, close_error_);
+  filling_.clear();  // end_stream_with completed those reads
   for (auto& c : accept_waiters_)
     c.complete(close_error_, ServerRequest(), ServerResponse());
   accept_waiters_.clear();
@@ -244,7 +246,6 @@ void Driver::on_quic_reset(int64_t id, uint64_t code) {
     // Bytes of the abandoned body will not be read: give their credit back.
     credit(*s, static_cast<size_t>(s->uncredited));
     s->body.clear();
-    s->body_off = 0;
     service_reads(s);
   }
 }
@@ -433,7 +434,6 @@ void Driver::reject(const std::shared_ptr<Stream>& s, uint64_t code) {
   if (code == kExcessiveLoad || code == kMessageError) {
     credit(*s, static_cast<size_t>(s->uncredited));  // the unread body is dropped
     s->body.clear();
-    s->body_off = 0;
     end_stream_with(s, make_error_code(code == kExcessiveLoad ? errc::fields_too_large
                                                               : errc::malformed_message));
   }
@@ -447,28 +447,21 @@ void Driver::on_body(int64_t id, std::span<const uint8_t> data) {
     return;
   }
   s->uncredited += data.size();
-  if (s->body_off == s->body.size()) {
-    s->body.clear();
-    s->body_off = 0;
-    if (s->read_some) {
-      // A reader is waiting: its buffer takes the bytes straight from the packet (one copy).
-      auto& r = *s->read_some;
-      const size_t n = std::min(data.size(), r.buf.size());
-      std::memcpy(r.buf.data(), data.data(), n);
-      data = data.subspan(n);
-      credit(*s, n);
-      auto done = std::move(r.done);
-      s->read_some.reset();
-      done.complete({}, n);
-      if (data.empty()) return;
+  if (s->read_buffer) {
+    // Into s.body, whose blocks the reader then takes whole: this copy out of the packet is
+    // the only one.
+    s->body.append(data);
+    if (!s->read_buffer->due) {
+      s->read_buffer->due = true;
+      filling_.push_back(s);
     }
-  } else if (s->body_off >= s->body.size() / 2) {
-    // Drop what was read: a reader that never quite catches up would otherwise keep every byte
-    // of the body. Waiting for half keeps the moves amortized O(1) per byte.
-    s->body.erase(s->body.begin(), s->body.begin() + static_cast<ptrdiff_t>(s->body_off));
-    s->body_off = 0;
+    return;
   }
-  s->body.insert(s->body.end(), data.begin(), data.end());
+  if (s->body.empty()) {
+    data = give_to_reader(s, data);
+    if (data.empty()) return;
+  }
+  s->body.append(data);
   service_reads(s);
 }
 
@@ -577,14 +570,53 @@ void Driver::credit(Stream& s, size_t n) {
   }
 }
 
-void Driver::service_reads(const std::shared_ptr<Stream>& s) {
-  const size_t avail = s->body.size() - s->body_off;
+std::span<const uint8_t> Driver::give_to_reader(const std::shared_ptr<Stream>& s,
+                                                std::span<const uint8_t> data) {
   if (s->read_some) {
     auto& r = *s->read_some;
-    if (avail > 0) {
-      const size_t n = std::min(avail, r.buf.size());
-      std::memcpy(r.buf.data(), s->body.data() + s->body_off, n);
-      s->body_off += n;
+    const size_t n = std::min(data.size(), r.buf.size() - r.filled);
+    if (n > 0) {
+      std::memcpy(static_cast<uint8_t*>(r.buf.data()) + r.filled, data.data(), n);
+      if (r.filled == 0 && n < r.buf.size()) filling_.push_back(s);
+      r.filled += n;
+      credit(*s, n);
+    }
+    if (r.filled == r.buf.size()) finish_read_some(*s);
+    return data.subspan(n);
+  }
+  if (s->read_all && s->read_all->acc.size() + data.size() <= s->read_all->limit) {
+    s->read_all->acc.append(reinterpret_cast<const char*>(data.data()), data.size());
+    credit(*s, data.size());
+    return {};
+  }
+  return data;
+}
+
+void Driver::finish_read_some(Stream& s) {
+  auto done = std::move(s.read_some->done);
+  const size_t n = s.read_some->filled;
+  s.read_some.reset();
+  done.complete({}, n);
+}
+
+void Driver::complete_filled_reads() {
+  for (const auto& s : filling_) {
+    if (s->read_some && s->read_some->filled > 0) finish_read_some(*s);
+    if (s->read_buffer && s->read_buffer->due) service_reads(s);
+  }
+  filling_.clear();
+}
+
+void Driver::service_reads(const std::shared_ptr<Stream>& s) {
+  const size_t avail = s->body.size();
+  if (s->read_some) {
+    auto& r = *s->read_some;
+    if (r.filled > 0 && !s->read_stopped) {
+      // Bytes this turn gave it come first; the end of the stream or its error waits for the
+      // next read. (Nothing is in s.body then: a reader is filled only while it is empty.)
+      finish_read_some(*s);
+    } else if (avail > 0) {
+      const size_t n = s->body.read({static_cast<uint8_t*>(r.buf.data()), r.buf.size()});
       credit(*s, n);
       auto done = std::move(r.done);
       s->read_some.reset();
@@ -603,6 +635,28 @@ void Driver::service_reads(const std::shared_ptr<Stream>& s) {
       done.complete(s->error ? s->error : make_error_code(errc::stream_reset), 0);
     }
   }
+  if (s->read_buffer) {
+    auto& r = *s->read_buffer;
+    if (avail > 0) {
+      Buffer b = s->body.take(r.max);
+      credit(*s, b.size());
+      auto done = std::move(r.done);
+      s->read_buffer.reset();
+      done.complete({}, std::move(b));
+    } else if (s->read_stopped) {
+      auto done = std::move(r.done);
+      s->read_buffer.reset();
+      done.complete(make_error_code(errc::operation_aborted), Buffer());
+    } else if (s->fin && !s->reset) {
+      auto done = std::move(r.done);
+      s->read_buffer.reset();
+      done.complete(asio::error::eof, Buffer());
+    } else if (s->reset || s->error) {
+      auto done = std::move(r.done);
+      s->read_buffer.reset();
+      done.complete(s->error ? s->error : make_error_code(errc::stream_reset), Buffer());
+    }
+  }
   if (s->read_all) {
     auto& r = *s->read_all;
     if (avail > 0) {
@@ -613,8 +667,7 @@ void Driver::service_reads(const std::shared_ptr<Stream>& s) {
         done.complete(make_error_code(errc::body_too_large), std::string());
         return;
       }
-      r.acc.append(reinterpret_cast<const char*>(s->body.data() + s->body_off), avail);
-      s->body_off += avail;
+      s->body.read_all(r.acc);
       credit(*s, avail);
     }
     if (s->read_stopped) {
@@ -748,7 +801,7 @@ void Driver::try_open() {
 
 void Driver::read_some(const std::shared_ptr<Stream>& s, asio::mutable_buffer buf,
                        Completion<void(std::error_code, size_t)> c) {
-  if (s->read_some || s->read_all) {
+  if (s->reading()) {
     return c.complete(make_error_code(errc::invalid_argument), 0);  // one read at a time
   }
   s->read_some = Stream::ReadSome{buf, std::move(c)};
@@ -757,10 +810,19 @@ void Driver::read_some(const std::shared_ptr<Stream>& s, asio::mutable_buffer bu
 
 void Driver::read_all(const std::shared_ptr<Stream>& s, size_t limit,
                       Completion<void(std::error_code, std::string)> c) {
-  if (s->read_some || s->read_all) {
+  if (s->reading()) {
     return c.complete(make_error_code(errc::invalid_argument), std::string());
   }
   s->read_all = Stream::ReadAll{limit, {}, std::move(c)};
+  service_reads(s);
+}
+
+void Driver::read_buffer(const std::shared_ptr<Stream>& s, size_t max,
+                         Completion<void(std::error_code, Buffer)> c) {
+  if (s->reading() || max == 0) {
+    return c.complete(make_error_code(errc::invalid_argument), Buffer());
+  }
+  s->read_buffer = Stream::ReadBuffer{max, std::move(c)};
   service_reads(s);
 }
 
@@ -877,7 +939,6 @@ void Driver::stop_reading(const std::shared_ptr<Stream>& s, uint64_t code) {
   conn_->stream_stop_sending(s->id, code, ignored);
   credit(*s, static_cast<size_t>(s->uncredited));
   s->body.clear();
-  s->body_off = 0;
   service_reads(s);  // reads waiting for the abandoned body end now
   wake();
 }

@@ -25,6 +25,7 @@
 #include "asioquic/h3/server.hpp"
 #include "core/fifo.hpp"
 #include "engine/h3_conn.hpp"
+#include "h3/received_body.hpp"
 #include "h3/transport.hpp"
 
 namespace asioquic::h3::detail {
@@ -51,8 +52,7 @@ class Stream {
   // Server: the request was delivered before the handshake completed. Client: it was sent
   // before, as 0-RTT early data.
   bool early_data = false;
-  std::vector<uint8_t> body;  // received, not yet read
-  size_t body_off = 0;
+  ReceivedBody body;        // received, not yet read
   uint64_t uncredited = 0;  // body bytes received but not yet credited to flow control
   bool fin = false;         // the peer finished sending
   bool reset = false;       // the peer reset its side
@@ -61,6 +61,7 @@ class Stream {
   struct ReadSome {
     asio::mutable_buffer buf;
     Completion<void(std::error_code, size_t)> done;
+    size_t filled = 0;  // bytes of this turn's packets already in buf (see give_to_reader)
   };
   struct ReadAll {
     size_t limit;
@@ -68,7 +69,14 @@ class Stream {
     Completion<void(std::error_code, std::string)> done;
   };
   std::optional<ReadSome> read_some;
+  struct ReadBuffer {
+    size_t max;
+    Completion<void(std::error_code, Buffer)> done;
+    bool due = false;  // in Driver::filling_, completed at the end of the turn
+  };
   std::optional<ReadAll> read_all;
+  std::optional<ReadBuffer> read_buffer;
+  bool reading() const { return read_some || read_all || read_buffer; }
   Completion<void(std::error_code, ClientResponse)> response_waiter;
 
   // ----- the outgoing message
@@ -127,6 +135,9 @@ class Driver final : public std::enable_shared_from_this<Driver>,
   /// sent on them are queued again ahead of the others, and a new nghttp3 session starts.
   std::error_code on_early_rejected(Transport& conn);
   std::error_code on_writes(Transport& conn);
+  /// Completes the reads that this turn's packets filled in part (see give_to_reader). The
+  /// transport calls it once the turn's packets are read.
+  void complete_filled_reads();
   void on_close(std::error_code result);
   void on_stream_data(Transport& conn, int64_t id, std::span<const uint8_t> data, bool fin);
   void on_quic_reset(int64_t id, uint64_t code);
@@ -151,6 +162,8 @@ class Driver final : public std::enable_shared_from_this<Driver>,
                  Completion<void(std::error_code, size_t)> c);
   void read_all(const std::shared_ptr<Stream>& s, size_t limit,
                 Completion<void(std::error_code, std::string)> c);
+  void read_buffer(const std::shared_ptr<Stream>& s, size_t max,
+                   Completion<void(std::error_code, Buffer)> c);
   void write(const std::shared_ptr<Stream>& s, Buffer data, Completion<void(std::error_code)> c);
   void finish(const std::shared_ptr<Stream>& s, Fields trailers,
               Completion<void(std::error_code)> c);
@@ -215,6 +228,11 @@ class Driver final : public std::enable_shared_from_this<Driver>,
   void shutdown_engine_read(int64_t id);
   void reject(const std::shared_ptr<Stream>& s, uint64_t code);
   void deliver_request(const std::shared_ptr<Stream>& s);
+  /// Copies `data`, just arrived, straight into a waiting reader's buffer or string; returns
+  /// what the reader did not take, for s.body.
+  std::span<const uint8_t> give_to_reader(const std::shared_ptr<Stream>& s,
+                                          std::span<const uint8_t> data);
+  void finish_read_some(Stream& s);
   void service_reads(const std::shared_ptr<Stream>& s);
   void service_writes(Stream& s);
   /// send_headers() and write() without their completions: each returns what it would report
@@ -264,6 +282,11 @@ class Driver final : public std::enable_shared_from_this<Driver>,
   // an acknowledgment after a cancellation as a connection error (RFC 9204 §4.4.1-4.4.2).
   bool in_engine_read_ = false;
   std::vector<int64_t> read_shutdowns_;
+  // Streams whose waiting read_some holds some of this turn's bytes, or whose waiting
+  // read_buffer has bytes in s.body: completed together once the turn's packets are read, so
+  // that a reader gets a whole batch at once (and a read_some's bytes take one copy, not two:
+  // into s.body, then out of it).
+  std::vector<std::shared_ptr<Stream>> filling_;
 
   // server
   asioquic::detail::Fifo<std::shared_ptr<Stream>> ready_;

@@ -18,8 +18,10 @@ std::error_code H3Driver::on_early_data_rejected(Connection& conn) {
 }
 
 std::error_code H3Driver::process_reads(Connection&) {
+  // Events drive the reads; what they gave waiting readers in part is handed over now.
+  d_->complete_filled_reads();
   return {};
-}  // events drive the reads
+}
 
 std::error_code H3Driver::process_writes(Connection& conn) {
   return d_->on_writes(d_->transport(conn));

@@ -22,6 +22,12 @@ void Ops::read_all(const std::shared_ptr<Stream>& s, size_t limit,
       [s = s, limit, c = std::move(c)]() mutable { s->driver->read_all(s, limit, std::move(c)); });
 }
 
+void Ops::read_buffer(const std::shared_ptr<Stream>& s, size_t max,
+                      Completion<void(std::error_code, Buffer)> c) {
+  s->driver->post(
+      [s = s, max, c = std::move(c)]() mutable { s->driver->read_buffer(s, max, std::move(c)); });
+}
+
 void Ops::write(const std::shared_ptr<Stream>& s, Buffer data,
                 Completion<void(std::error_code)> c) {
   s->driver->post([s = s, d = std::move(data), c = std::move(c)]() mutable {

@@ -155,11 +155,11 @@ asio::awaitable<void> receive(RunContext& ctx, Transfer& t, const h3::ClientResp
     } else {
       ctx.progress.expect_unknown();
     }
-    std::vector<uint8_t> buf(kChunk);
     for (;;) {
-      auto [ec, n] = co_await res.async_read_some(asio::buffer(buf), as_tuple(asio::use_awaitable));
-      if (n > 0) {
-        wec = t.sink.write({buf.data(), n});
+      // The bytes as the connection received them: no copy into a buffer of ours first.
+      auto [ec, b] = co_await res.async_read_buffer(kChunk, as_tuple(asio::use_awaitable));
+      if (const size_t n = b.size(); n > 0) {
+        wec = t.sink.write(b.bytes());
         if (wec) break;
         received += n;
         ctx.progress.received(n);

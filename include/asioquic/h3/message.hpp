@@ -36,6 +36,8 @@ struct Ops {
                         asioquic::detail::Completion<void(std::error_code, size_t)> c);
   static void read_all(const std::shared_ptr<Stream>& s, size_t limit,
                        asioquic::detail::Completion<void(std::error_code, std::string)> c);
+  static void read_buffer(const std::shared_ptr<Stream>& s, size_t max,
+                          asioquic::detail::Completion<void(std::error_code, Buffer)> c);
   static void write(const std::shared_ptr<Stream>& s, Buffer data,
                     asioquic::detail::Completion<void(std::error_code)> c);
   static void finish(const std::shared_ptr<Stream>& s, Fields trailers,
@@ -64,6 +66,23 @@ class BodyReader {
           asioquic::detail::Completion<void(std::error_code, size_t)> c(std::move(handler),
                                                                         detail::Ops::executor(s));
           detail::Ops::read_some(s, buf, std::move(c));
+        },
+        token);
+  }
+
+  /// Takes the body bytes that have arrived, at least one and at most `max`, as a Buffer that
+  /// owns them: where async_read_some copies them into the caller's memory, this hands over
+  /// the memory the connection received them into. A proxy can pass the Buffer straight to
+  /// BodyWriter::async_write. The end of the body and the errors are async_read_some's (with
+  /// an empty Buffer); `max` 0, or another read in progress: errc::invalid_argument.
+  /// Signature: void(std::error_code, Buffer).
+  template <typename CompletionToken>
+  auto async_read_buffer(size_t max, CompletionToken&& token) const {
+    return asio::async_initiate<CompletionToken, void(std::error_code, Buffer)>(
+        [s = s_, max](auto handler) {
+          asioquic::detail::Completion<void(std::error_code, Buffer)> c(std::move(handler),
+                                                                        detail::Ops::executor(s));
+          detail::Ops::read_buffer(s, max, std::move(c));
         },
         token);
   }

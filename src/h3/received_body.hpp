@@ -1,0 +1,51 @@
+// ReceivedBody: the body bytes of a stream received and not yet read, in blocks. A block is
+// handed over whole to async_read_buffer (no copy), or copied out for async_read_some and
+// async_read_all; a backlog never moves bytes that are already stored.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "asioquic/buffer.hpp"
+#include "core/fifo.hpp"
+
+namespace asioquic::h3::detail {
+
+class ReceivedBody {
+ public:
+  /// Blocks start at kFirstBlock bytes, so a small body costs little, and double up to
+  /// kMaxBlock, the most one async_read_buffer takes without a copy.
+  static constexpr size_t kFirstBlock = 4 * 1024;
+  static constexpr size_t kMaxBlock = 64 * 1024;
+
+  /// Unread bytes.
+  size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+
+  /// Stores a copy of `data` after what is stored: in the last block while it has room, then in
+  /// new blocks.
+  void append(std::span<const uint8_t> data);
+  /// Copies up to `dst.size()` bytes from the front into `dst` and drops them; returns how many.
+  size_t read(std::span<uint8_t> dst);
+  /// Appends every unread byte to `out` and drops them.
+  void read_all(std::string& out);
+  /// Up to `max` (> 0) bytes from the front, dropped from here: the front block itself when all
+  /// of it is unread and fits, else a copy of a part. Empty if nothing is stored.
+  Buffer take(size_t max);
+  /// Drops everything.
+  void clear();
+
+ private:
+  void drop_front_block();
+
+  asioquic::detail::Fifo<std::vector<uint8_t>> blocks_;
+  size_t front_off_ = 0;  // bytes of blocks_.front() already read
+  size_t size_ = 0;
+  size_t next_block_ = kFirstBlock;
+  std::vector<uint8_t> spare_;  // a block read to its end, kept for the next append
+};
+
+}  // namespace asioquic::h3::detail
