@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 
 #include "integration/h3_support.hpp"
 
@@ -170,11 +171,15 @@ TEST_F(H3ReadBuffer, RefusesZeroMaxAndASecondRead) {
     auto [hec] = co_await res.async_send_headers(200, {}, as_tuple(use_awaitable));
     auto [sec, sb] = co_await req.async_read_buffer(100, as_tuple(use_awaitable));
     seen->second = sec;
-    if (hec || !co_await wait_until([first_done] { return first_done->load(); }, 10s)) {
+    // (Named, not a temporary in the co_await: g++ 12 destroys such a lambda twice.)
+    const std::function<bool()> first_completed = [first_done] { return first_done->load(); };
+    const bool completed = co_await wait_until(first_completed, 10s);
+    if (hec || !completed) {
       res.reset(h3::kInternalError);
       co_return;
     }
-    co_await res.async_finish({}, as_tuple(use_awaitable));
+    h3::Fields no_trailers;
+    co_await res.async_finish(std::move(no_trailers), as_tuple(use_awaitable));
   });
   const auto out = io_.run(
       [&]() -> awaitable<std::error_code> {
