@@ -35,7 +35,8 @@ struct TlsSettings {
   bool use_system_trust = true;
   /// Client: an extra PEM file of trusted CA certificates (for example a self-signed server's).
   std::string ca_file;
-  /// Client: accept any server certificate. Off by default; for tests and local tools only.
+  /// Client: accept any server certificate (the system store is then not loaded). Off by
+  /// default; for tests and local tools only.
   bool insecure_skip_verify = false;
   /// Client: key shares in the ClientHello, 1 to 3, for our groups in order of preference
   /// (X25519, P-256, P-384). With 1, only X25519's key is made: every common QUIC server

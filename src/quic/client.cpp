@@ -6,10 +6,8 @@
 #include <asio/ip/udp.hpp>
 #include <asio/post.hpp>
 
-#include <map>
-#include <mutex>
-
 #include "engine/tls_context.hpp"
+#include "quic/client_tls_cache.hpp"
 #include "quic/io_worker.hpp"
 
 namespace asioquic::detail {
@@ -21,27 +19,6 @@ struct ClientContext {
   ClientSettings settings;
   std::shared_ptr<const engine::TlsContext> tls;
 };
-
-// Loading the system trust store takes milliseconds, so client TLS contexts are shared by
-// every connection with the same TLS settings while any of them is alive.
-std::shared_ptr<const engine::TlsContext> client_tls(const TlsSettings& t, std::error_code& ec) {
-  static std::mutex m;
-  static std::map<std::string, std::weak_ptr<const engine::TlsContext>> cache;
-  std::string key;
-  for (const auto& p : t.alpn)
-    key += p + '\x01';
-  key += '\x02' + t.ca_file + '\x02' + t.keylog_file + '\x02';
-  key += t.use_system_trust ? 's' : '-';
-  key += t.insecure_skip_verify ? 'i' : '-';
-  key += static_cast<char>('0' + t.key_shares);
-  std::lock_guard lock(m);
-  if (auto hit = cache[key].lock()) return hit;
-  std::erase_if(cache, [](const auto& kv) { return kv.second.expired(); });
-  std::shared_ptr<const engine::TlsContext> tls =
-      engine::TlsContext::create(engine::TlsContext::Role::client, t, ec);
-  if (tls) cache[key] = tls;
-  return tls;
-}
 
 // A server's key in the session store: the name its certificate is checked against, its port,
 // and how the check is made, so that no ticket passes to a connection that would have verified
@@ -124,7 +101,7 @@ void start_connect(const asio::any_io_executor& ex, std::string host, uint16_t p
   auto ctx = std::make_shared<ClientContext>();
   if (!ec) {
     ctx->settings = settings;
-    ctx->tls = client_tls(settings.tls, ec);
+    ctx->tls = quic::client_tls(settings.tls, ec);
   }
   if (ec) return fail(done, ec);
 
