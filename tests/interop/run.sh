@@ -346,6 +346,48 @@ case_srv_discard() {
   note "gtlsclient and asioquic-client: 100 MB each, length answered; ours $(rate "$size" "$ELAPSED")"
 }
 
+# The reverse proxy example (examples/h3-proxy) in front of our server, verifying it: 100 MB
+# down and 100 MB up stream through it as the Buffers async_read_buffer hands over, statuses
+# pass through, gtlsclient fetches through it too, and every request shares one upstream
+# connection.
+case_proxy_example() {
+  local proxy=$BUILD_DIR/examples/h3_reverse_proxy
+  need "$proxy" gtlsclient
+  start_our_server --root "$WWW" --cert "$CERT" --key "$KEY"
+  start_bg proxy.log "$proxy" 127.0.0.1:0 127.0.0.1 "$PORT" "$CERT"
+  local proxy_pid=$BG_PID
+  wait_until "$proxy_pid" 100 grep -q '^proxying ' proxy.log ||
+    fail "h3_reverse_proxy did not start: $(tail_of proxy.log)"
+  local via size sha rc=0
+  via=$(sed -n 's|^proxying https://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' proxy.log)
+  size=$(stat -c %s "$WWW/big.bin")
+  sha=$(sha_of "$WWW/big.bin")
+  # The proxy's own certificate is a fresh self-signed one: -k.
+  timed timeout 90 "$CLIENT" -k -s -S -f -o got "https://127.0.0.1:$via/big.bin" 2>client.err ||
+    fail "GET through the proxy: asioquic-client exited with status $?: $(tail_of client.err)"
+  same_file got "$WWW/big.bin"
+  local down=$ELAPSED
+  timed timeout 90 "$CLIENT" -k -s -S -f -d "@$WWW/big.bin" "https://127.0.0.1:$via/upload" \
+    >reply.json 2>client.err ||
+    fail "POST through the proxy: asioquic-client exited with status $?: $(tail_of client.err)"
+  [[ $(cat reply.json) == "{\"length\": $size, \"sha256\": \"$sha\"}" ]] ||
+    fail "the upstream saw '$(head -c 200 reply.json)', sent $size bytes with sha256 $sha"
+  local up=$ELAPSED
+  timeout 30 "$CLIENT" -k -s -S -f -o /dev/null "https://127.0.0.1:$via/missing" 2>client.err || rc=$?
+  [[ $rc == 22 ]] || fail "a missing file through the proxy: exit status $rc, expected 22 (404)"
+  mkdir -p dl
+  timeout 60 gtlsclient -q --exit-on-all-streams-close --download=dl 127.0.0.1 "$via" \
+    "https://127.0.0.1:$via/small.bin" >gtlsclient.log 2>&1 ||
+    fail "gtlsclient through the proxy exited with status $?: $(tail_of gtlsclient.log)"
+  same_file dl/small.bin "$WWW/small.bin"
+  stop_bg "$proxy_pid" TERM 50
+  stop_our_server
+  [[ $(log_lines | grep -c -E '^(GET /big.bin 200|POST /upload 200|GET /missing 404|GET /small.bin 200) ') == 4 ]] ||
+    fail "upstream log: $(log_lines)"
+  [[ $(distinct_conns) == 1 ]] || fail "expected one upstream connection: $(log_lines)"
+  note "100 MB down in $down s, 100 MB up in $up s, a 404 and gtlsclient's GET, on one upstream connection"
+}
+
 # gtlsclient POSTs to /upload twice; its second POST comes as 0-RTT early data, which may be a
 # replay, so asioquic-server answers it 425 (Too Early) before the handshake completes.
 case_srv_gtlsclient_0rtt_post() {
@@ -1123,6 +1165,7 @@ main() {
   run_case srv-gtlsclient-0rtt case_srv_gtlsclient_0rtt
   run_case srv-gtlsclient-0rtt-post case_srv_gtlsclient_0rtt_post
   run_case srv-discard case_srv_discard
+  run_case proxy-example case_proxy_example
   run_case srv-gtlsclient-restart case_srv_gtlsclient_restart
   run_case srv-quicgo-files case_srv_quicgo_files
   run_case srv-quicgo-100M case_srv_quicgo_100m
