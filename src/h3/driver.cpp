@@ -1008,6 +1008,9 @@ size_t Driver::active_requests() const {
 void Driver::maybe_finish_shutdown() {
   if (goaway_final_ && !closed_ && conn_ && active_requests() == 0) {
     conn_->close(kNoError, "graceful shutdown");
+    // Called outside a turn too (a client's shutdown() with no request running): the close
+    // goes out in the next turn, which nothing else would bring before the idle timeout.
+    wake();
   }
 }
 

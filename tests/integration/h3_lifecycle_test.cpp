@@ -75,6 +75,30 @@ TEST(H3Lifecycle, ClientShutdownFinishesRunningRequests) {
   EXPECT_EQ(o.closed.code, h3::kNoError);
 }
 
+// With no request running on a quiet connection, a client's shutdown() closes it at once, not
+// at the idle timeout (set far beyond the test's own limit here).
+TEST(H3Lifecycle, ClientShutdownWhenIdleClosesAtOnce) {
+  Io io;
+  TestServer srv(io, handler);
+  auto quic = client_quic_settings();
+  quic.idle_timeout = std::chrono::seconds(60);
+  const auto closed = io.run(
+      [&]() -> awaitable<aq::CloseInfo> {
+        const h3::Settings h3s;
+        auto client = co_await connect(srv.port(), h3s, quic);
+        const Response r = co_await fetch(client, request("GET", srv.port(), "/"));
+        if (r.ec) throw std::runtime_error("GET: " + r.ec.message());
+        co_await sleep_for(500ms);  // until nothing is left to acknowledge: no timer but idle's
+        client.shutdown();
+        auto [cec, info] = co_await client.connection().async_wait_closed(as_tuple(use_awaitable));
+        co_return info;
+      }(),
+      5s, "idle client shutdown");
+  EXPECT_TRUE(closed.closed);
+  EXPECT_FALSE(closed.by_peer);
+  EXPECT_EQ(closed.code, h3::kNoError);
+}
+
 // Server::stop closes connections at once: a request waiting for its response and one queued
 // behind the server's stream limit both fail, and nothing hangs.
 TEST(H3Lifecycle, ServerStopFailsRequestsInFlightAndQueued) {
