@@ -88,8 +88,7 @@ tests/install/run.sh out/release 2>&1 | tee out/install.log
 note_script install out/install.log
 if [ "${SKIP_SANITIZERS:-0}" != 1 ]; then
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-  build_and_test asan out/asan -DCMAKE_BUILD_TYPE=Debug "-DASIOQUIC_SANITIZE=address,undefined" \
-    -DASIOQUIC_BUILD_EXAMPLES=OFF
+  build_and_test asan out/asan -DCMAKE_BUILD_TYPE=Debug "-DASIOQUIC_SANITIZE=address,undefined"
   if [ "${SKIP_INTEROP:-0}" != 1 ] && [ -x out/asan/tools/asioquic-server ]; then
     # The tools under the sanitizers: a case fails if either process reports an error or a leak.
     echo "=== asan: tools (our server and client, and with gtlsserver/gtlsclient)"

@@ -6,7 +6,8 @@
 //   h3_reverse_proxy LISTEN_ADDR:PORT UPSTREAM_HOST UPSTREAM_PORT [UPSTREAM_CA_FILE]
 //
 // The proxy presents a self-signed certificate. It verifies the upstream against
-// UPSTREAM_CA_FILE if given, else it skips that check (for a local test upstream).
+// UPSTREAM_CA_FILE if given, else it skips that check (for a local test upstream). SIGINT or
+// SIGTERM: GOAWAY to the clients, up to 5 s for requests in flight, then exit status 0.
 // Everything runs on one thread, so the Upstream below needs no lock.
 #include <asioquic/asioquic.hpp>
 #include <asioquic/h3/h3.hpp>
@@ -16,7 +17,10 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/io_context.hpp>
+#include <asio/signal_set.hpp>
 #include <asio/use_awaitable.hpp>
+
+#include <chrono>
 
 #include <iostream>
 #include <optional>
@@ -46,6 +50,12 @@ class Upstream {
         co_await h3::async_connect(ex, host_, port_, quic_, h3s, as_tuple(use_awaitable));
     if (!ec) client_ = client;
     co_return std::make_tuple(ec, client);
+  }
+
+  // Graceful: the requests in flight finish, then the connection closes.
+  void shutdown() {
+    if (client_) client_->shutdown();
+    client_.reset();
   }
 
   // After a request failed with `ec`: forget a connection that cannot take more requests.
@@ -168,6 +178,13 @@ int main(int argc, char** argv) {
   auto handler = [&upstream](h3::ServerRequest req, h3::ServerResponse res) {
     return forward(upstream, std::move(req), std::move(res));
   };
-  asio::co_spawn(io, h3::serve(listener, {}, handler), asio::detached);
+  const h3::Server server(listener, {}, handler);
+  asio::co_spawn(io, server.run(), asio::detached);
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](std::error_code signal_ec, int) {
+    if (signal_ec) return;
+    server.shutdown(std::chrono::seconds(5));
+    upstream.shutdown();
+  });
   io.run();
 }
