@@ -48,6 +48,11 @@ class Upstream {
     const h3::Settings h3s;
     auto [ec, client] =
         co_await h3::async_connect(ex, host_, port_, quic_, h3s, as_tuple(use_awaitable));
+    if (!ec && client_) {
+      // Another request connected while this one waited: keep one connection.
+      client.shutdown();
+      co_return std::make_tuple(std::error_code(), *client_);
+    }
     if (!ec) client_ = client;
     co_return std::make_tuple(ec, client);
   }

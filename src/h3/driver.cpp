@@ -602,7 +602,10 @@ void Driver::finish_read_some(Stream& s) {
 void Driver::complete_filled_reads() {
   for (const auto& s : filling_) {
     if (s->read_some && s->read_some->filled > 0) finish_read_some(*s);
-    if (s->read_buffer && s->read_buffer->due) service_reads(s);
+    if (s->read_buffer && s->read_buffer->due) {
+      s->read_buffer->due = false;  // still waiting if nothing is left (a body cleared by a reset)
+      service_reads(s);
+    }
   }
   filling_.clear();
 }
