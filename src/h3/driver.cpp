@@ -20,6 +20,24 @@ constexpr int kTooEarly = 425;
 // when the first one was sent still arrive (nghttp3 asks for "a couple of RTTs").
 constexpr std::chrono::milliseconds kGoawayGap{200};
 
+// Ends a waiting read of a stream: the read is forgotten, then its completion posted with
+// `args` (taken by value, so that they may come from the read itself).
+template <typename Read, typename... Args>
+void complete_read(std::optional<Read>& read, Args... args) {
+  auto done = std::move(read->done);
+  read.reset();
+  done.complete(std::move(args)...);
+}
+
+// How a read that finds no body bytes left ends: not yet (empty), aborted (the application
+// stopped reading), eof (the body ended), or with the stream's error.
+std::error_code body_end(const Stream& s) {
+  if (s.read_stopped) return make_error_code(errc::operation_aborted);
+  if (s.fin && !s.reset) return asio::error::eof;
+  if (s.reset || s.error) return s.error ? s.error : make_error_code(errc::stream_reset);
+  return {};
+}
+
 bool is_request_stream(int64_t id) {
   return (id & 0x3) == 0;
 }  // client-initiated bidi
@@ -572,31 +590,21 @@ void Driver::credit(Stream& s, size_t n) {
 
 std::span<const uint8_t> Driver::give_to_reader(const std::shared_ptr<Stream>& s,
                                                 std::span<const uint8_t> data) {
-  if (s->read_some) {
-    auto& r = *s->read_some;
-    const size_t n = std::min(data.size(), r.buf.size() - r.filled);
-    if (n > 0) {
-      std::memcpy(static_cast<uint8_t*>(r.buf.data()) + r.filled, data.data(), n);
-      if (r.filled == 0 && n < r.buf.size()) filling_.push_back(s);
-      r.filled += n;
-      credit(*s, n);
-    }
-    if (r.filled == r.buf.size()) finish_read_some(*s);
-    return data.subspan(n);
+  if (!s->read_some) return data;
+  auto& r = *s->read_some;
+  const size_t n = std::min(data.size(), r.buf.size() - r.filled);
+  if (n > 0) {
+    std::memcpy(static_cast<uint8_t*>(r.buf.data()) + r.filled, data.data(), n);
+    if (r.filled == 0 && n < r.buf.size()) filling_.push_back(s);
+    r.filled += n;
+    credit(*s, n);
   }
-  if (s->read_all && s->read_all->acc.size() + data.size() <= s->read_all->limit) {
-    s->read_all->acc.append(reinterpret_cast<const char*>(data.data()), data.size());
-    credit(*s, data.size());
-    return {};
-  }
-  return data;
+  if (r.filled == r.buf.size()) finish_read_some(*s);
+  return data.subspan(n);
 }
 
 void Driver::finish_read_some(Stream& s) {
-  auto done = std::move(s.read_some->done);
-  const size_t n = s.read_some->filled;
-  s.read_some.reset();
-  done.complete({}, n);
+  complete_read(s.read_some, std::error_code(), s.read_some->filled);
 }
 
 void Driver::complete_filled_reads() {
@@ -621,71 +629,38 @@ void Driver::service_reads(const std::shared_ptr<Stream>& s) {
     } else if (avail > 0) {
       const size_t n = s->body.read({static_cast<uint8_t*>(r.buf.data()), r.buf.size()});
       credit(*s, n);
-      auto done = std::move(r.done);
-      s->read_some.reset();
-      done.complete({}, n);
-    } else if (s->read_stopped) {
-      auto done = std::move(r.done);
-      s->read_some.reset();
-      done.complete(make_error_code(errc::operation_aborted), 0);
-    } else if (s->fin && !s->reset) {
-      auto done = std::move(r.done);
-      s->read_some.reset();
-      done.complete(asio::error::eof, 0);
-    } else if (s->reset || s->error) {
-      auto done = std::move(r.done);
-      s->read_some.reset();
-      done.complete(s->error ? s->error : make_error_code(errc::stream_reset), 0);
+      complete_read(s->read_some, std::error_code(), n);
+    } else if (const std::error_code end = body_end(*s)) {
+      complete_read(s->read_some, end, size_t{0});
     }
   }
   if (s->read_buffer) {
-    auto& r = *s->read_buffer;
     if (avail > 0) {
-      Buffer b = s->body.take(r.max);
+      Buffer b = s->body.take(s->read_buffer->max);
       credit(*s, b.size());
-      auto done = std::move(r.done);
-      s->read_buffer.reset();
-      done.complete({}, std::move(b));
-    } else if (s->read_stopped) {
-      auto done = std::move(r.done);
-      s->read_buffer.reset();
-      done.complete(make_error_code(errc::operation_aborted), Buffer());
-    } else if (s->fin && !s->reset) {
-      auto done = std::move(r.done);
-      s->read_buffer.reset();
-      done.complete(asio::error::eof, Buffer());
-    } else if (s->reset || s->error) {
-      auto done = std::move(r.done);
-      s->read_buffer.reset();
-      done.complete(s->error ? s->error : make_error_code(errc::stream_reset), Buffer());
+      complete_read(s->read_buffer, std::error_code(), std::move(b));
+    } else if (const std::error_code end = body_end(*s)) {
+      complete_read(s->read_buffer, end, Buffer());
     }
   }
   if (s->read_all) {
     auto& r = *s->read_all;
     if (avail > 0) {
       if (r.acc.size() + avail > r.limit) {
-        auto done = std::move(r.done);
-        s->read_all.reset();
+        complete_read(s->read_all, make_error_code(errc::body_too_large), std::string());
         stop_reading(s, kExcessiveLoad);
-        done.complete(make_error_code(errc::body_too_large), std::string());
         return;
       }
       s->body.read_all(r.acc);
       credit(*s, avail);
     }
-    if (s->read_stopped) {
-      auto done = std::move(r.done);
-      s->read_all.reset();
-      done.complete(make_error_code(errc::operation_aborted), std::string());
-    } else if (s->fin && !s->reset) {
-      auto done = std::move(r.done);
-      auto acc = std::move(r.acc);
-      s->read_all.reset();
-      done.complete({}, std::move(acc));
-    } else if (s->reset || s->error) {
-      auto done = std::move(r.done);
-      s->read_all.reset();
-      done.complete(s->error ? s->error : make_error_code(errc::stream_reset), std::string());
+    if (const std::error_code end = body_end(*s)) {
+      // The whole body at its end; nothing at an error.
+      if (end == asio::error::eof) {
+        complete_read(s->read_all, std::error_code(), std::move(r.acc));
+      } else {
+        complete_read(s->read_all, end, std::string());
+      }
     }
   }
 }

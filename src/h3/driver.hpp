@@ -228,8 +228,8 @@ class Driver final : public std::enable_shared_from_this<Driver>,
   void shutdown_engine_read(int64_t id);
   void reject(const std::shared_ptr<Stream>& s, uint64_t code);
   void deliver_request(const std::shared_ptr<Stream>& s);
-  /// Copies `data`, just arrived, straight into a waiting reader's buffer or string; returns
-  /// what the reader did not take, for s.body.
+  /// Copies `data`, just arrived, straight into a waiting read_some's buffer; returns what it
+  /// did not take, for s.body.
   std::span<const uint8_t> give_to_reader(const std::shared_ptr<Stream>& s,
                                           std::span<const uint8_t> data);
   void finish_read_some(Stream& s);

@@ -32,6 +32,12 @@ void ReceivedBody::drop_front_block() {
   front_off_ = 0;
 }
 
+void ReceivedBody::consume_front(size_t n) {
+  front_off_ += n;
+  size_ -= n;
+  if (front_off_ == blocks_.front().size()) drop_front_block();
+}
+
 size_t ReceivedBody::read(std::span<uint8_t> dst) {
   size_t done = 0;
   while (done < dst.size() && !blocks_.empty()) {
@@ -39,10 +45,8 @@ size_t ReceivedBody::read(std::span<uint8_t> dst) {
     const size_t n = std::min(dst.size() - done, front.size() - front_off_);
     std::memcpy(dst.data() + done, front.data() + front_off_, n);
     done += n;
-    front_off_ += n;
-    if (front_off_ == front.size()) drop_front_block();
+    consume_front(n);
   }
-  size_ -= done;
   return done;
 }
 
@@ -66,11 +70,8 @@ Buffer ReceivedBody::take(size_t max) {
     size_ -= unread;
     return b;
   }
-  const size_t n = std::min(unread, max);
-  Buffer b = Buffer::copy({front.data() + front_off_, n});
-  front_off_ += n;
-  size_ -= n;
-  if (front_off_ == front.size()) drop_front_block();
+  Buffer b = Buffer::copy({front.data() + front_off_, std::min(unread, max)});
+  consume_front(b.size());
   return b;
 }
 

@@ -39,6 +39,8 @@ class ReceivedBody {
   void clear();
 
  private:
+  /// Drops `n` bytes read from the front block, and the block once it is read to its end.
+  void consume_front(size_t n);
   void drop_front_block();
 
   asioquic::detail::Fifo<std::vector<uint8_t>> blocks_;
