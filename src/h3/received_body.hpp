@@ -1,10 +1,11 @@
-// ReceivedBody: the body bytes of a stream received and not yet read, in blocks. A block is
-// handed over whole to async_read_buffer (no copy), or copied out for async_read_some and
-// async_read_all; a backlog never moves bytes that are already stored.
+// ReceivedBody: the body bytes of a stream received and not yet read, in blocks. async_read_buffer
+// gets Buffers that share a block (no copy); async_read_some and async_read_all copy out. A
+// backlog never moves bytes that are already stored.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -32,8 +33,9 @@ class ReceivedBody {
   size_t read(std::span<uint8_t> dst);
   /// Appends every unread byte to `out` and drops them.
   void read_all(std::string& out);
-  /// Up to `max` (> 0) bytes from the front, dropped from here: the front block itself when all
-  /// of it is unread and fits, else a copy of a part. Empty if nothing is stored.
+  /// Up to `max` (> 0) bytes from the front, at most the rest of the front block, dropped from
+  /// here. The Buffer shares the block, with no copy, and keeps all of it alive until released.
+  /// Empty if nothing is stored.
   Buffer take(size_t max);
   /// Drops everything.
   void clear();
@@ -43,11 +45,16 @@ class ReceivedBody {
   void consume_front(size_t n);
   void drop_front_block();
 
-  asioquic::detail::Fifo<std::vector<uint8_t>> blocks_;
-  size_t front_off_ = 0;  // bytes of blocks_.front() already read
+  // Shared so that a Buffer can own a part of a block. Bytes handed out are never written again:
+  // appends only fill a block's unused capacity, which never reallocates.
+  using Block = std::shared_ptr<std::vector<uint8_t>>;
+
+  asioquic::detail::Fifo<Block> blocks_;
+  size_t front_off_ = 0;       // bytes of blocks_.front() already read
+  bool front_shared_ = false;  // a Buffer shares blocks_.front()
   size_t size_ = 0;
   size_t next_block_ = kFirstBlock;
-  std::vector<uint8_t> spare_;  // a block read to its end, kept for the next append
+  Block spare_;  // a block read to its end and never shared, kept for the next append
 };
 
 }  // namespace asioquic::h3::detail

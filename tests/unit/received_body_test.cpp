@@ -64,20 +64,48 @@ TEST(ReceivedBody, TakeHandsOverWholeBlocksThatDoubleInSize) {
   EXPECT_TRUE(body.take(1).empty());
 }
 
-TEST(ReceivedBody, TakeCopiesAPartWhenMaxIsSmallerOrTheFrontWasRead) {
+// A take smaller than the block, or after a read of part of it, shares the block too: the
+// Buffers point into the memory the bytes were appended to, and stay valid after the body has
+// moved on and been cleared.
+TEST(ReceivedBody, TakeSharesPartsOfABlockWithoutCopying) {
   const Bytes all = pattern(20'000);
   ReceivedBody body;
   append_in_pieces(body, all, 1400);
   Bytes out(100);
   ASSERT_EQ(body.read(out), 100u);  // the front block is now read in part
+  std::vector<Buffer> taken;
   for (;;) {
     Buffer b = body.take(1000);
     if (b.empty()) break;
     EXPECT_LE(b.size(), 1000u);
-    out.insert(out.end(), b.data(), b.data() + b.size());
+    taken.push_back(std::move(b));
   }
-  EXPECT_EQ(out, all);
   EXPECT_EQ(body.size(), 0u);
+  // Within the first 4 KiB block the parts are adjacent slices of one allocation.
+  ASSERT_GE(taken.size(), 2u);
+  EXPECT_EQ(taken[0].data() + taken[0].size(), taken[1].data());
+  body.clear();
+  body.append({all.data(), 4096});  // new bytes go to new memory, never over a shared block
+  for (const auto& b : taken)
+    out.insert(out.end(), b.data(), b.data() + b.size());
+  EXPECT_EQ(out, all);
+}
+
+// A block that was shared is not reused for later bytes even when read to its end, because a
+// Buffer may still read it on another thread; one that was only copied out is.
+TEST(ReceivedBody, ASharedBlockIsNeverReused) {
+  const Bytes all = pattern(4 * 65536);
+  ReceivedBody body;
+  append_in_pieces(body, all, 1400);
+  Bytes sink(ReceivedBody::kFirstBlock + 8192 + 16384 + 32768);
+  ASSERT_EQ(body.read(sink), sink.size());  // the blocks that grow, copied out
+  Buffer part = body.take(100);             // shares the first 64 KiB block
+  const Bytes copy(part.data(), part.data() + part.size());
+  Bytes rest(65536 - 100);
+  ASSERT_EQ(body.read(rest), rest.size());  // that block is now read to its end
+  const Bytes more(200'000, 0xEE);          // unlike the pattern anywhere
+  append_in_pieces(body, more, 1400);
+  EXPECT_EQ(Bytes(part.data(), part.data() + part.size()), copy);
 }
 
 TEST(ReceivedBody, ReadAllAfterAPartialRead) {

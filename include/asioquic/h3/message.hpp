@@ -72,7 +72,8 @@ class BodyReader {
 
   /// Takes the body bytes that have arrived, at least one and at most `max`, as a Buffer that
   /// owns them: where async_read_some copies them into the caller's memory, this hands over
-  /// the memory the connection received them into. A proxy can pass the Buffer straight to
+  /// the memory the connection received them into (blocks of up to 64 KiB; a Buffer keeps
+  /// the whole block it shares alive). A proxy can pass the Buffer straight to
   /// BodyWriter::async_write. The end of the body and the errors are async_read_some's (with
   /// an empty Buffer); `max` 0, or another read in progress: errc::invalid_argument.
   /// Signature: void(std::error_code, Buffer).
