@@ -189,6 +189,18 @@ void UdpSocket::configure(const SocketOptions& opts, std::error_code& ec) {
     caps_.pktinfo = set_int(fd, IPPROTO_IP, IP_PKTINFO, 1);
     caps_.ecn = set_int(fd, IPPROTO_IP, IP_RECVTOS, 1);
   }
+  stop_pktinfo_unless_wildcard();
+}
+
+void UdpSocket::stop_pktinfo_unless_wildcard() {
+  // Only a wildcard socket needs each datagram's destination; one bound or connected to an
+  // address would be handed that address in a control message with every datagram.
+  if (!caps_.pktinfo || local_is_wildcard_) return;
+  if (local_.family() == AF_INET6) {
+    set_int(sock_.native_handle(), IPPROTO_IPV6, IPV6_RECVPKTINFO, 0);
+  } else {
+    set_int(sock_.native_handle(), IPPROTO_IP, IP_PKTINFO, 0);
+  }
 }
 
 void UdpSocket::connect(const Address& remote, std::error_code& ec) {
@@ -202,6 +214,7 @@ void UdpSocket::connect(const Address& remote, std::error_code& ec) {
     return;
   }
   local_is_wildcard_ = is_wildcard(local_);
+  stop_pktinfo_unless_wildcard();
 }
 
 size_t UdpSocket::receive(std::span<RecvMessage> out, std::error_code& ec) {

@@ -37,7 +37,8 @@ struct Address {
 struct Capabilities {
   bool gso = false;      // UDP_SEGMENT on send
   bool gro = false;      // UDP_GRO on receive
-  bool pktinfo = false;  // destination address on receive, source address on send
+  bool pktinfo = false;  // destination address on receive, source address on send (the kernel
+                         // has it; it is in use only while the socket's address is a wildcard)
   bool ecn = false;      // TOS/TCLASS on receive and send
 };
 
@@ -92,6 +93,7 @@ class UdpSocket {
 
   /// Connects the socket to `remote` (a client's socket talks to one server): the kernel picks
   /// the source address, which becomes local_address(), and drops datagrams from elsewhere.
+  /// PKTINFO is switched off then: every datagram's destination is local_address().
   void connect(const Address& remote, std::error_code& ec);
 
   const Capabilities& capabilities() const noexcept { return caps_; }
@@ -122,6 +124,8 @@ class UdpSocket {
 
  private:
   void configure(const SocketOptions& opts, std::error_code& ec);
+  /// Switches PKTINFO off on a socket whose local address is not the wildcard.
+  void stop_pktinfo_unless_wildcard();
   /// One sendmsg: a GSO run (UDP_SEGMENT) when `gso`, else a single datagram.
   size_t send_one(const SendBatch& b, bool gso, std::error_code& ec);
   size_t send_mmsg(const SendBatch& b, std::error_code& ec);

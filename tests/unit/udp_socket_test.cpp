@@ -303,6 +303,44 @@ TEST_P(UdpSocketTest, PktinfoReportsDestinationOnWildcardSocket) {
   }
 }
 
+// Whether the kernel adds a PKTINFO control message to what `s` receives.
+bool receives_pktinfo(UdpSocket& s, bool v6) {
+  int on = -1;
+  socklen_t len = sizeof on;
+  const int level = v6 ? IPPROTO_IPV6 : IPPROTO_IP;
+  const int opt = v6 ? IPV6_RECVPKTINFO : IP_PKTINFO;
+  EXPECT_EQ(::getsockopt(s.socket().native_handle(), level, opt, &on, &len), 0);
+  return on != 0;
+}
+
+// Only a wildcard socket keeps PKTINFO on: one bound to an address, or bound to the wildcard
+// and then connected (a client's), knows every datagram's destination already.
+TEST_P(UdpSocketTest, PktinfoOnlyWhileTheLocalAddressIsAWildcard) {
+  auto wildcard = open(io_, {any(), 0});
+  auto bound = open(io_, {loopback(), 0});
+  auto client = open(io_, {any(), 0});
+  ASSERT_TRUE(wildcard && bound && client);
+  EXPECT_TRUE(receives_pktinfo(*wildcard, v6()));
+  EXPECT_FALSE(receives_pktinfo(*bound, v6()));
+  EXPECT_TRUE(bound->capabilities().pktinfo) << "the kernel has it";
+  ASSERT_TRUE(receives_pktinfo(*client, v6()));
+
+  std::error_code ec;
+  client->connect(bound->local_address(), ec);
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_FALSE(receives_pktinfo(*client, v6()));
+  EXPECT_EQ(client->local_address().endpoint().address(), loopback());
+
+  // Datagrams still carry the local address, from the socket's own.
+  const Bytes one = make_batch(1, 0, 100);
+  const SendBatch b{one.data(), one.size(), one.size(), &client->local_address(), nullptr, 0};
+  ASSERT_EQ(bound->send(b, ec), one.size());
+  const auto got = receive(*client, one.size());
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].local.endpoint(), client->local_address().endpoint());
+  EXPECT_EQ(got[0].remote.endpoint(), bound->local_address().endpoint());
+}
+
 // And a wildcard socket sends from the address it is told to (the one a client wrote to).
 // IPv4 only: IPv6 loopback has a single address.
 TEST(UdpSocketV4, PktinfoChoosesSourceAddress) {
