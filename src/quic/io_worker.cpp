@@ -541,6 +541,14 @@ void IoWorker::arm_timer() {
   }
   timer_want_ = want;
   if (want == UINT64_MAX) return;  // a pending wait, if any, finds nothing due and stops
+  if (want <= engine::now_ns()) {
+    // Already due, mostly a pacing slot measured from the turn's start that writing the batch
+    // took longer than: a posted turn does what the timer would, without its two
+    // timerfd_settime calls and epoll return.
+    timer_due_ = true;
+    schedule_turn();
+    return;
+  }
   if (timer_armed_ && timer_at_ <= want) return;  // it fires first and re-arms for `want`
   timer_at_ = want;
   timer_armed_ = true;
