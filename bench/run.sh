@@ -641,25 +641,27 @@ report_only() {
   log "report: $OUT_DIR/$MODE.md"
 }
 
-# The peers (Caddy, Go + quic-go), gnuplot and valgrind, from Debian's packages; quick when they
-# are there already. Without them the scenarios that need them are skipped, each with a note.
+# install_tools OPTION...: scripts/install-deps.sh with OPTIONs (--interop: the peers Caddy and
+# Go + quic-go; --tools: gnuplot, valgrind), quick when they are there already. Without them
+# what needs them is skipped, each with a note.
 install_tools() {
   local log_file
   log_file=$(mktemp "${TMPDIR:-/tmp}/asioquic-bench-deps.XXXXXX")
-  if "$ROOT/scripts/install-deps.sh" --interop --tools >"$log_file" 2>&1; then
+  if "$ROOT/scripts/install-deps.sh" "$@" >"$log_file" 2>&1; then
     rm -f "$log_file"
   else
-    log "scripts/install-deps.sh --interop --tools failed ($log_file): what it did not install is skipped"
+    log "scripts/install-deps.sh $* failed ($log_file): what it did not install is skipped"
   fi
 }
 
 main() {
   parse_args "$@"
-  install_tools
   if [[ -n $REPORT_FROM ]]; then
+    install_tools --tools  # the chart
     report_only
     return 0
   fi
+  install_tools --interop --tools
   WORK=$(mktemp -d "${TMPDIR:-/tmp}/asioquic-bench.XXXXXX")
   RAW=$WORK/raw.tsv
   : >"$RAW"

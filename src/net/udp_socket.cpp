@@ -183,24 +183,20 @@ void UdpSocket::configure(const SocketOptions& opts, std::error_code& ec) {
   if (opts.enable_gro) caps_.gro = set_int(fd, SOL_UDP, UDP_GRO, 1);
 
   if (v6) {
-    caps_.pktinfo = set_int(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1);
     caps_.ecn = set_int(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, 1);
   } else {
-    caps_.pktinfo = set_int(fd, IPPROTO_IP, IP_PKTINFO, 1);
     caps_.ecn = set_int(fd, IPPROTO_IP, IP_RECVTOS, 1);
   }
-  stop_pktinfo_unless_wildcard();
+  // Only a wildcard socket needs each datagram's destination; one bound (or later connected)
+  // to an address would be handed that address in a control message with every datagram.
+  // Setting the option at all, on or off, succeeds only where the kernel has it.
+  caps_.pktinfo = receive_pktinfo(local_is_wildcard_);
 }
 
-void UdpSocket::stop_pktinfo_unless_wildcard() {
-  // Only a wildcard socket needs each datagram's destination; one bound or connected to an
-  // address would be handed that address in a control message with every datagram.
-  if (!caps_.pktinfo || local_is_wildcard_) return;
-  if (local_.family() == AF_INET6) {
-    set_int(sock_.native_handle(), IPPROTO_IPV6, IPV6_RECVPKTINFO, 0);
-  } else {
-    set_int(sock_.native_handle(), IPPROTO_IP, IP_PKTINFO, 0);
-  }
+bool UdpSocket::receive_pktinfo(bool on) {
+  const int fd = sock_.native_handle();
+  return local_.family() == AF_INET6 ? set_int(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, on)
+                                     : set_int(fd, IPPROTO_IP, IP_PKTINFO, on);
 }
 
 void UdpSocket::connect(const Address& remote, std::error_code& ec) {
@@ -214,7 +210,7 @@ void UdpSocket::connect(const Address& remote, std::error_code& ec) {
     return;
   }
   local_is_wildcard_ = is_wildcard(local_);
-  stop_pktinfo_unless_wildcard();
+  if (caps_.pktinfo && !local_is_wildcard_) receive_pktinfo(false);
 }
 
 size_t UdpSocket::receive(std::span<RecvMessage> out, std::error_code& ec) {

@@ -124,8 +124,9 @@ class UdpSocket {
 
  private:
   void configure(const SocketOptions& opts, std::error_code& ec);
-  /// Switches PKTINFO off on a socket whose local address is not the wildcard.
-  void stop_pktinfo_unless_wildcard();
+  /// Asks the kernel for each received datagram's destination address, or no longer. Returns
+  /// false where the kernel lacks the option.
+  bool receive_pktinfo(bool on);
   /// One sendmsg: a GSO run (UDP_SEGMENT) when `gso`, else a single datagram.
   size_t send_one(const SendBatch& b, bool gso, std::error_code& ec);
   size_t send_mmsg(const SendBatch& b, std::error_code& ec);
