@@ -396,9 +396,11 @@ run_load() {
     note_failure "$case" "$run" "server $server not running"
     return 0
   fi
-  local port=${SPORT[$server]} pid=${SPID[$server]} c0 c1 line rc=0
+  local port=${SPORT[$server]} pid=${SPID[$server]} c0 c1 t0 t1 line rc=0
   c0=$(cpu_ticks "$pid")
+  t0=$(date +%s.%N)
   timeout 300 "${PIN_CLIENT[@]}" "$LOADGEN" -q "$@" "https://127.0.0.1:$port/1k.bin" >"$WORK/load.out" 2>&1 || rc=$?
+  t1=$(date +%s.%N)
   c1=$(cpu_ticks "$pid")
   line=$(grep '^result ' "$WORK/load.out" || true)
   if [[ -z $line ]] || ((rc > 1)); then
@@ -412,8 +414,16 @@ run_load() {
     note_failure "$case" "$run" "no connection had its 0-RTT data accepted (run kept)"
   fi
   rec "$scen" "$case" "$run" server_cpu_s "$(ticks_to_s $((c1 - c0)))"
+  # Which process limited the rate: each one's CPU over the run's wall time (1.00 = a whole
+  # core; both are pinned to one), and the load generator's CPU per request next to the server's.
+  local cpu_s wall
+  cpu_s=$(kv "$line" client_cpu_s)
+  wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')
+  rec "$scen" "$case" "$run" server_busy "$(awk -v t=$((c1 - c0)) -v hz="$CLK_TCK" -v w="$wall" 'BEGIN {if (w > 0) printf "%.2f", t / hz / w}')"
+  rec "$scen" "$case" "$run" client_busy "$(awk -v c="$cpu_s" -v w="$wall" 'BEGIN {if (w > 0 && c != "") printf "%.2f", c / w}')"
   if ((all > 0)); then
     rec "$scen" "$case" "$run" server_cpu_us "$(awk -v t=$((c1 - c0)) -v hz="$CLK_TCK" -v n="$all" 'BEGIN {printf "%.1f", t / hz * 1e6 / n}')"
+    rec "$scen" "$case" "$run" client_cpu_us "$(awk -v c="$cpu_s" -v n="$all" 'BEGIN {if (c != "") printf "%.1f", c * 1e6 / n}')"
   fi
   if ((rc == 1)); then
     note_failure "$case" "$run" "$(kv "$line" errors) failed requests (counted, run kept)"

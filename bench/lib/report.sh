@@ -238,8 +238,8 @@ report_load() {  # SCEN TITLE UNIT CASES...
   ref=$(agg "$scen" gtls rate median)
   echo "$title"
   echo
-  echo "| server | $unit/s median | $unit/s best | × gtlsserver | × Caddy | server CPU µs per $unit | client CPU s | p50 µs | p99 µs | errors | runs |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| server | $unit/s median | $unit/s best | × gtlsserver | × Caddy | server CPU µs per $unit | load generator CPU µs per $unit | busy: server, load generator | p50 µs | p99 µs | errors | runs |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
   for case in "$@"; do
     [[ $(agg "$scen" "$case" rate count) == 0 && $(problems_for "$case") == 0 ]] && continue
     local rate cref
@@ -252,10 +252,13 @@ report_load() {  # SCEN TITLE UNIT CASES...
     echo "| $(server_label "$case") | $(fmt "$rate" 0) | $(fmt "$(agg "$scen" "$case" rate max)" 0) |" \
       "$(ratio "$rate" "$cref") | $(ratio "$rate" "$(agg "$scen" caddy rate median)") |" \
       "$(fmt "$(agg "$scen" "$case" server_cpu_us median)" 1) |" \
-      "$(fmt "$(agg "$scen" "$case" client_cpu_s median)" 2) |" \
+      "$(fmt "$(agg "$scen" "$case" client_cpu_us median)" 1) |" \
+      "$(fmt "$(agg "$scen" "$case" server_busy median)" 2), $(fmt "$(agg "$scen" "$case" client_busy median)" 2) |" \
       "$(fmt "$(agg "$scen" "$case" p50_us median)" 0) | $(fmt "$(agg "$scen" "$case" p99_us median)" 0) |" \
       "$(fmt "$(agg "$scen" "$case" errors sum)" 0) | $(agg "$scen" "$case" rate count)/$RUNS |"
   done
+  echo
+  echo "Busy is each process's CPU time over the run's wall time, warm-up included (1.00 = one whole core): a row whose load generator is near 1.00 measured the load generator more than the server."
   echo
   [[ $scen == handshakes ]] && echo "Rows with Retry are compared with gtlsserver -V, resumed rows (asioquic-bench --resume: each slot resumes TLS with the ticket of its previous connection) with gtlsserver resumed, 0-RTT rows (--resume --early-data: the request goes as early data) with gtlsserver 0-RTT, the others with gtlsserver." && echo
   ((RUNS > 1)) || return 0
