@@ -415,7 +415,7 @@ run_load() {
   fi
   rec "$scen" "$case" "$run" server_cpu_s "$(ticks_to_s $((c1 - c0)))"
   # Which process limited the rate: each one's CPU over the run's wall time (1.00 = a whole
-  # core; both are pinned to one), and the load generator's CPU per request next to the server's.
+  # core), and the load generator's CPU per request next to the server's.
   local cpu_s wall
   cpu_s=$(kv "$line" client_cpu_s)
   wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')
