@@ -413,17 +413,18 @@ run_load() {
   if [[ $case == *+0rtt ]] && (($(kv "$line" early) == 0)); then
     note_failure "$case" "$run" "no connection had its 0-RTT data accepted (run kept)"
   fi
-  rec "$scen" "$case" "$run" server_cpu_s "$(ticks_to_s $((c1 - c0)))"
   # Which process limited the rate: each one's CPU over the run's wall time (1.00 = a whole
   # core), and the load generator's CPU per request next to the server's.
-  local cpu_s wall
-  cpu_s=$(kv "$line" client_cpu_s)
+  local server_s client_s wall
+  server_s=$(ticks_to_s $((c1 - c0)))
+  client_s=$(kv "$line" client_cpu_s)
   wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')
-  rec "$scen" "$case" "$run" server_busy "$(awk -v t=$((c1 - c0)) -v hz="$CLK_TCK" -v w="$wall" 'BEGIN {if (w > 0) printf "%.2f", t / hz / w}')"
-  rec "$scen" "$case" "$run" client_busy "$(awk -v c="$cpu_s" -v w="$wall" 'BEGIN {if (w > 0 && c != "") printf "%.2f", c / w}')"
+  rec "$scen" "$case" "$run" server_cpu_s "$server_s"
+  rec "$scen" "$case" "$run" server_busy "$(awk -v c="$server_s" -v w="$wall" 'BEGIN {if (w > 0) printf "%.2f", c / w}')"
+  rec "$scen" "$case" "$run" client_busy "$(awk -v c="$client_s" -v w="$wall" 'BEGIN {if (w > 0 && c != "") printf "%.2f", c / w}')"
   if ((all > 0)); then
-    rec "$scen" "$case" "$run" server_cpu_us "$(awk -v t=$((c1 - c0)) -v hz="$CLK_TCK" -v n="$all" 'BEGIN {printf "%.1f", t / hz * 1e6 / n}')"
-    rec "$scen" "$case" "$run" client_cpu_us "$(awk -v c="$cpu_s" -v n="$all" 'BEGIN {if (c != "") printf "%.1f", c * 1e6 / n}')"
+    rec "$scen" "$case" "$run" server_cpu_us "$(awk -v c="$server_s" -v n="$all" 'BEGIN {printf "%.1f", c * 1e6 / n}')"
+    rec "$scen" "$case" "$run" client_cpu_us "$(awk -v c="$client_s" -v n="$all" 'BEGIN {if (c != "") printf "%.1f", c * 1e6 / n}')"
   fi
   if ((rc == 1)); then
     note_failure "$case" "$run" "$(kv "$line" errors) failed requests (counted, run kept)"
