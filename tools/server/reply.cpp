@@ -1,5 +1,6 @@
 #include "server/reply.hpp"
 
+#include <asio/detached.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/use_awaitable.hpp>
 
@@ -56,6 +57,11 @@ asio::awaitable<std::error_code> Reply::respond(int status, h3::Fields fields, s
   Buffer payload;
   if (!head_only) payload = Buffer::take(std::move(body));
   co_return co_await complete(status, std::move(fields), std::move(payload));
+}
+
+void Reply::complete_detached(Reply reply, int status, h3::Fields fields, Buffer body) {
+  reply.begin(status, fields);
+  reply.res_.async_respond(status, std::move(fields), std::move(body), asio::detached);
 }
 
 asio::awaitable<std::error_code> Reply::complete(int status, h3::Fields fields, Buffer body) {

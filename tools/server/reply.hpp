@@ -37,6 +37,9 @@ class Reply {
   /// operation) holding its status, body bytes and error.
   template <typename Done>
   static void complete_then(Reply reply, int status, h3::Fields fields, Buffer body, Done done);
+  /// complete_then for a caller that wants no report of the outcome (the request log is off):
+  /// starts the same operation, and nothing runs when it completes.
+  static void complete_detached(Reply reply, int status, h3::Fields fields, Buffer body);
 
   /// Abandons the response (RESET_STREAM with H3_INTERNAL_ERROR) after `why` made the rest of
   /// the body unavailable; `why` is kept as the error.

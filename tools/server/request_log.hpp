@@ -22,6 +22,9 @@ class RequestLog {
   void write(const h3::ServerRequest& req, const Reply& reply,
              std::chrono::steady_clock::duration elapsed);
 
+  /// Whether write() writes anything.
+  bool enabled() const noexcept { return enabled_; }
+
  private:
   std::ostream& out_;
   bool enabled_;

@@ -2,14 +2,17 @@
 //
 // Asio 1.22 has no any_completion_handler, so this is ours: it keeps the handler and outstanding
 // work on its associated executor, and complete() posts the handler there — never invoking it
-// inline, so a caller's stack never re-enters user code.
+// inline, so a caller's stack never re-enters user code. A handler for asio::detached is not
+// posted at all: it would do nothing.
 #pragma once
 
 #include <memory>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 
 #include <asio/associated_executor.hpp>
+#include <asio/detached.hpp>
 #include <asio/execution/outstanding_work.hpp>
 #include <asio/post.hpp>
 #include <asio/prefer.hpp>
@@ -57,10 +60,20 @@ class Completion<void(Args...)> {
 
     void post(Args... args) override {
       auto ex = std::move(work);
-      asio::post(ex, [h = std::move(handler), a = std::make_tuple(std::move(args)...)]() mutable {
-        std::apply(std::move(h), std::move(a));
-      });
+      if constexpr (kDetached) {
+        // asio::detached does nothing with the result: posting it would only cost a queued
+        // operation per completion (one per response on a busy server).
+        ((void)args, ...);
+      } else {
+        asio::post(ex, [h = std::move(handler), a = std::make_tuple(std::move(args)...)]() mutable {
+          std::apply(std::move(h), std::move(a));
+        });
+      }
     }
+
+    // The exact type: a test of construction from asio::detached_t would also match adapters
+    // such as as_tuple's handler, whose constructor takes any token.
+    static constexpr bool kDetached = std::is_same_v<Handler, asio::detail::detached_handler>;
 
     Handler handler;
     WorkExecutor work;
