@@ -389,7 +389,7 @@ void Driver::on_field(int64_t id, std::string_view name, std::string_view value,
   }
   Fields& section = trailer ? s->trailers : s->headers;
   if (section.empty()) section.reserve(kFieldsReserved);
-  section.emplace_back(std::string(name), std::string(value));
+  add(section, name, value);
 }
 
 void Driver::on_end_fields(int64_t id, bool trailer, bool fin) {

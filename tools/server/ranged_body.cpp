@@ -1,6 +1,8 @@
 #include "server/ranged_body.hpp"
 
 #include <algorithm>
+#include <array>
+#include <charconv>
 #include <string>
 
 #include "server/range.hpp"
@@ -29,8 +31,8 @@ RangedPlan plan_ranged(const h3::ServerRequest& req, std::string_view content_ty
   const RangeRequest range = parse_range(h3::find(req.headers(), "range"), size);
   // Room for every field, Reply's `server` included: the vector is allocated once.
   p.fields.reserve(5);
-  p.fields.push_back({"content-type", std::string(content_type)});
-  p.fields.push_back({"accept-ranges", "bytes"});
+  h3::add(p.fields, "content-type", content_type);
+  h3::add(p.fields, "accept-ranges", "bytes");
   p.length = size;
   if (range.kind == RangeRequest::Kind::unsatisfiable) {
     p.status = 416;
@@ -44,7 +46,9 @@ RangedPlan plan_ranged(const h3::ServerRequest& req, std::string_view content_ty
                                              std::to_string(p.offset + p.length - 1) + "/" +
                                              std::to_string(size)});
   }
-  p.fields.push_back({"content-length", std::to_string(p.length)});
+  std::array<char, 24> digits;
+  const auto end = std::to_chars(digits.data(), digits.data() + digits.size(), p.length).ptr;
+  h3::add(p.fields, "content-length", std::string_view(digits.data(), end - digits.data()));
   return p;
 }
 
