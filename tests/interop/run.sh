@@ -252,6 +252,25 @@ case_srv_gtlsclient_files() {
   expect_log_one_conn 5 200
 }
 
+# With -q and no --root, every answer comes from the server's fast path (the built-in site is
+# held in memory), which then completes its responses detached: nobody waits for them.
+case_srv_gtlsclient_quiet_demo() {
+  need gtlsclient
+  start_our_server -q
+  local u=https://127.0.0.1:$PORT f
+  mkdir dl
+  gtlsclient_get dl "$u/index.html" "$u/style.css" "$u/app.js" "$u/img/circle.svg" ||
+    fail "gtlsclient exited with status $?: $(tail_of gtlsclient.log)"
+  for f in index.html style.css app.js circle.svg; do
+    [[ -s dl/$f ]] || fail "dl/$f is missing or empty"
+  done
+  grep -q '<link rel="stylesheet" href="/style.css">' dl/index.html ||
+    fail "dl/index.html is not the demo page: $(head -c 200 dl/index.html)"
+  grep -q '<svg' dl/circle.svg || fail "dl/circle.svg is not an SVG image"
+  stop_our_server
+  [[ -z $(log_lines) ]] || fail "-q logged requests: $(log_lines | head -n1)"
+}
+
 case_srv_gtlsclient_100m() {
   need gtlsclient
   start_our_server --root "$WWW" --cert "$CERT" --key "$KEY"
@@ -1160,6 +1179,7 @@ main() {
 
   # our server <- peers
   run_case srv-gtlsclient-files case_srv_gtlsclient_files
+  run_case srv-gtlsclient-quiet-demo case_srv_gtlsclient_quiet_demo
   run_case srv-gtlsclient-100M case_srv_gtlsclient_100m
   run_case srv-gtlsclient-bytes case_srv_gtlsclient_bytes
   run_case srv-gtlsclient-key-update case_srv_gtlsclient_key_update
